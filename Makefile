@@ -1,0 +1,30 @@
+# haze: `make demo` and `make test` are all a fresh clone needs.
+GO        ?= go
+TAGS      := -tags duckdb_arrow
+BIN       := bin/haze
+DEMO_DIR  ?= build/demo
+
+.PHONY: build test demo bench lint fmt clean
+
+build:
+	$(GO) build $(TAGS) -o $(BIN) ./cmd/haze
+
+test:
+	$(GO) test $(TAGS) -count=1 -timeout 20m ./...
+
+demo: build
+	DEMO_DIR=$(DEMO_DIR) HAZE=$(BIN) ./scripts/demo.sh
+
+bench: build
+	$(GO) run $(TAGS) ./internal/bench -haze $(BIN) $(BENCHFLAGS)
+
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then \
+		echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(TAGS) ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin build

@@ -1,0 +1,69 @@
+// Command haze is privacy-preserving analytics for travel CRM data: it
+// generates synthetic exports, runs pseudonymisation jobs, and answers
+// questions with differential privacy.
+//
+// This package only parses flags, builds configurations and calls the
+// packages that do the work.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// EnvDataDir names the environment variable that sets --data-dir's default.
+const EnvDataDir = "HAZE_DATA_DIR"
+
+// errSilent marks an error whose explanation was already printed.
+var errSilent = errors.New("")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := &cobra.Command{
+		Use:           "haze",
+		Short:         "Privacy-preserving analytics for airline CRM data",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(genCommand(), keyringCommand(), pipelineCommand(), queryCommand(), budgetCommand())
+
+	if err := root.ExecuteContext(ctx); err != nil {
+		if err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "haze:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// defaultDataDir returns $HAZE_DATA_DIR, or "data".
+func defaultDataDir() string {
+	if d := os.Getenv(EnvDataDir); d != "" {
+		return d
+	}
+	return "data"
+}
+
+// interactive reports whether stderr is a terminal outside CI, where
+// progress bars and text logs belong.
+func interactive() bool {
+	return term.IsTerminal(int(os.Stderr.Fd())) && os.Getenv("CI") == ""
+}
+
+// newLogger returns the operations logger: text on a terminal, JSON
+// otherwise.
+func newLogger() *slog.Logger {
+	if interactive() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+}

@@ -1,0 +1,86 @@
+// Command bench measures haze against baselines on this machine and prints
+// the figures. Every comparison runs both sides in the same process run,
+// alternating, and reports their ratio, because shared machines are noisy.
+//
+// It is run by `make bench`; see -help for sizes.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"haze/anonymize"
+	"haze/pipeline/synth"
+)
+
+type config struct {
+	haze    string // path of the haze binary
+	dir     string // work folder, kept between runs to reuse exports
+	rows    int    // rows of the pipeline comparison export
+	rssRows int    // rows of the memory check export; 0 skips it
+	rounds  int    // alternating rounds per comparison
+	queries int    // DP queries measured
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.haze, "haze", "bin/haze", "haze binary to measure")
+	flag.StringVar(&cfg.dir, "dir", "build/bench", "work folder (exports are reused)")
+	flag.IntVar(&cfg.rows, "rows", 2_000_000, "rows of the export for the pipeline comparison")
+	flag.IntVar(&cfg.rssRows, "rss-rows", 10_000_000, "rows of the export for the memory check (0 skips)")
+	flag.IntVar(&cfg.rounds, "rounds", 2, "alternating rounds per comparison")
+	flag.IntVar(&cfg.queries, "queries", 21, "DP queries measured (p50)")
+	flag.Parse()
+
+	if err := run(context.Background(), cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg config) error {
+	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
+		return err
+	}
+	ring := filepath.Join(cfg.dir, "keys", "keyring.json")
+	if _, err := os.Stat(ring); os.IsNotExist(err) {
+		if _, err := anonymize.InitKeyring(ring, []string{"crm-2026"}); err != nil {
+			return err
+		}
+	}
+
+	fmt.Printf("haze bench on %s\n\n", time.Now().UTC().Format(time.RFC3339))
+	if err := benchPipeline(ctx, cfg); err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	if err := benchQueries(ctx, cfg); err != nil {
+		return fmt.Errorf("queries: %w", err)
+	}
+	if cfg.rssRows > 0 {
+		if err := benchMemory(ctx, cfg); err != nil {
+			return fmt.Errorf("memory: %w", err)
+		}
+	}
+	return nil
+}
+
+// export returns a generated CSV export of rows, writing it once.
+func export(ctx context.Context, cfg config, rows int) (string, error) {
+	path := filepath.Join(cfg.dir, "exports", fmt.Sprintf("crm-%d.csv", rows))
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	start := time.Now()
+	if _, err := synth.WriteFile(ctx, path, synth.Options{Rows: rows, Seed: 2026}); err != nil {
+		return "", err
+	}
+	fmt.Printf("generated %s in %.1fs\n", path, time.Since(start).Seconds())
+	return path, nil
+}

@@ -1,0 +1,369 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"haze/anonymize"
+	"haze/internal/duckstream"
+	"haze/store"
+)
+
+// ErrTooManyRejected is returned when a run rejects more rows than its
+// spec allows; nothing is published.
+var ErrTooManyRejected = errors.New("too many rejected rows")
+
+// Options configure a run. The zero value of each field is its default.
+type Options struct {
+	// Workers is the number of goroutines transforming batches. Defaults
+	// to GOMAXPROCS.
+	Workers int
+	// MemoryLimit caps DuckDB's memory, such as "512MB". Defaults to
+	// "512MB"; DuckDB spills to the data dir beyond it.
+	MemoryLimit string
+	// Progress receives a progress bar; nil keeps the run quiet.
+	Progress io.Writer
+	// Logger receives operational logs. Defaults to slog.Default().
+	Logger *slog.Logger
+	// Allocator allocates Arrow memory. Defaults to memory.DefaultAllocator.
+	Allocator memory.Allocator
+	// Now returns the time; defaults to time.Now. Age bands without a
+	// reference date are computed at Now's day.
+	Now func() time.Time
+	// Keyring replaces loading the spec's keyring, when set.
+	Keyring *anonymize.Keyring
+
+	// hook, when set, is called at named points of publishing; tests use
+	// it to kill a run at an exact moment.
+	hook func(stage string)
+}
+
+func (o *Options) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.MemoryLimit == "" {
+		o.MemoryLimit = "512MB"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Allocator == nil {
+		o.Allocator = memory.DefaultAllocator
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// unitRows is the number of source rows a worker takes at once.
+const unitRows = 16 * 1024
+
+// Run executes a job: reads the export, applies the policies, and
+// publishes a new version of the output dataset in cat, atomically. It
+// returns the run's manifest, also when the run failed for too many
+// rejected rows (the error then wraps ErrTooManyRejected). Any other error
+// means the job itself is wrong or the machine failed; nothing is
+// published then either.
+func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Manifest, error) {
+	opts.defaults()
+	start := opts.Now()
+	m := &Manifest{Job: spec.Name, RunID: newRunID(), Dataset: spec.Output.Dataset,
+		StartedAt: start.UTC(), PolicyHash: spec.PolicyHash(), KeyName: spec.Key,
+		Reference: start.UTC().Format(time.DateOnly)}
+
+	// Keys first: a job with a wrong key must not read anything.
+	key, err := loadKey(spec, opts.Keyring)
+	if err != nil {
+		return nil, err
+	}
+	m.KeyID = key.ID()
+
+	format, _ := spec.Format()
+	path := spec.SourcePath()
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("source %s is a folder, not an export file", path)
+	}
+	m.Input = Input{Path: path, Format: format, Bytes: info.Size()}
+
+	// One job per dataset at a time; what killed runs left is removed.
+	dsDir := DatasetDir(cat.Dir(), spec.Output.Dataset)
+	lock, err := lockDataset(dsDir)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", spec.Output.Dataset, err)
+	}
+	defer lock.unlock()
+	next, err := cat.NextVersion(ctx, spec.Output.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if err := cleanLeftovers(dsDir, next); err != nil {
+		return nil, err
+	}
+
+	db, err := duckstream.Open(map[string]string{
+		"memory_limit":   opts.MemoryLimit,
+		"temp_directory": filepath.Join(cat.Dir(), ".spill"),
+		"threads":        fmt.Sprint(opts.Workers),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := db.Exec(ctx, "SET TimeZone = 'UTC'"); err != nil {
+		return nil, fmt.Errorf("setting up duckdb: %w", err)
+	}
+
+	export, err := exportColumns(ctx, db, format, path)
+	if err != nil {
+		return nil, err
+	}
+	planned, dropped, err := plan(spec, export, key, start)
+	if err != nil {
+		return nil, err
+	}
+	m.DroppedColumns = dropped
+
+	withErasure := spec.Erasure != nil
+	if withErasure {
+		n, err := loadErasure(ctx, db, spec.Erasure, spec.resolve(spec.Erasure.Path), spec.PrivacyUnit)
+		if err != nil {
+			return nil, err
+		}
+		m.Rows.ErasureSubjects = n
+	}
+
+	hashDone := hashFile(path)
+
+	tmp := filepath.Join(dsDir, ".tmp-"+m.RunID)
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("creating output folder: %w", err)
+	}
+	published := false
+	defer func() {
+		if !published {
+			os.RemoveAll(tmp)
+		}
+	}()
+
+	query := sourceQuery(spec, format, path, export, planned, withErasure)
+	res, err := stream(ctx, db, query, tmp, planned, key, spec.PrivacyUnit, opts)
+	if err != nil {
+		return nil, err
+	}
+	m.Files = res.files
+	m.Quarantine = res.quarantine
+	m.QuarantineReasons = res.reasons
+	m.Rows.Published = res.counts.Published
+	m.Rows.Quarantined = res.counts.Quarantined
+	m.Rows.Rejected = res.readerRejects
+	m.Rows.FilteredByConsent = res.counts.NoConsent
+	m.Rows.Erased = res.counts.Erased
+	m.Rows.Read = res.counts.Read + res.readerRejects
+	if m.Rows.Read > 0 {
+		m.Rows.RejectedShare = float64(m.Rows.Rejected+m.Rows.Quarantined) / float64(m.Rows.Read)
+	}
+	h := <-hashDone
+	if h.err != nil {
+		return nil, fmt.Errorf("hashing source: %w", h.err)
+	}
+	m.Input.SHA256 = h.sum
+
+	for _, c := range planned {
+		m.Columns = append(m.Columns, catalogColumn(c))
+	}
+	finish := func() {
+		m.FinishedAt = opts.Now().UTC()
+		m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
+	}
+
+	// Too many rejects: keep the manifest and quarantine for diagnosis in
+	// a failed-runs folder, publish nothing.
+	if m.Rows.Read == 0 || m.Rows.RejectedShare > spec.maxRejectedShare() {
+		m.Status = StatusFailed
+		m.Error = fmt.Sprintf("%.2f%% of %d rows rejected, more than the %.2f%% allowed",
+			100*m.Rows.RejectedShare, m.Rows.Read, 100*spec.maxRejectedShare())
+		if m.Rows.Read == 0 {
+			m.Error = "the export holds no rows"
+		}
+		finish()
+		keepFailedRun(dsDir, tmp, m)
+		return m, fmt.Errorf("%s: %w", m.Error, ErrTooManyRejected)
+	}
+
+	m.Status = StatusPublished
+	m.Version = next
+	finish()
+	if err := writeManifest(tmp, m); err != nil {
+		return nil, err
+	}
+	manifest, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encoding manifest: %w", err)
+	}
+	v := store.Version{
+		Dataset: spec.Output.Dataset, Version: next, CreatedAt: m.FinishedAt,
+		Path: VersionDir(spec.Output.Dataset, next), PrivacyUnit: unitOutput(spec),
+		KeyName: key.Name(), KeyID: key.ID(), Columns: m.Columns, DP: spec.dpDefaults(),
+		Rows: m.Rows.Published, PolicyHash: m.PolicyHash, Manifest: manifest,
+	}
+	if err := publish(ctx, cat, tmp, v, opts.hook); err != nil {
+		return nil, err
+	}
+	published = true
+	opts.Logger.Info("dataset published", "job", spec.Name, "dataset", v.Dataset,
+		"version", v.Version, "rows", v.Rows, "run_id", m.RunID)
+	return m, nil
+}
+
+func loadKey(spec *Spec, ring *anonymize.Keyring) (anonymize.Key, error) {
+	if ring == nil {
+		path, err := spec.KeyringPath()
+		if err != nil {
+			return anonymize.Key{}, err
+		}
+		if ring, err = anonymize.LoadKeyring(path); err != nil {
+			return anonymize.Key{}, err
+		}
+	}
+	return ring.Key(spec.Key)
+}
+
+// plan matches the spec to the export's columns and compiles the policies.
+func plan(spec *Spec, export []string, key anonymize.Key, now time.Time) ([]plannedColumn,
+	[]DroppedColumn, error) {
+	var planned []plannedColumn
+	var dropped []DroppedColumn
+	named := map[string]bool{}
+	for _, c := range spec.Columns {
+		named[c.Name] = true
+		if !slices.Contains(export, c.Name) {
+			return nil, nil, fmt.Errorf("columns.%s: the export has no such column (it has %s)",
+				c.Name, strings.Join(export, ", "))
+		}
+		t, err := c.Policy.Compile(key, now)
+		if err != nil {
+			return nil, nil, fmt.Errorf("columns.%s: %w", c.Name, err)
+		}
+		if t == nil {
+			dropped = append(dropped, DroppedColumn{Name: c.Name, Reason: "action drop"})
+			continue
+		}
+		planned = append(planned, plannedColumn{spec: c, transform: t})
+	}
+	if c := spec.Consent; c != nil && !slices.Contains(export, c.Column) {
+		return nil, nil, fmt.Errorf("consent.column: the export has no column %q", c.Column)
+	}
+	for _, name := range export {
+		if !named[name] {
+			dropped = append(dropped, DroppedColumn{Name: name, Reason: "not named in the job"})
+		}
+	}
+	return planned, dropped, nil
+}
+
+func unitOutput(spec *Spec) string {
+	for _, c := range spec.Columns {
+		if c.Name == spec.PrivacyUnit {
+			return c.OutputName()
+		}
+	}
+	return spec.PrivacyUnit
+}
+
+func catalogColumn(c plannedColumn) store.Column {
+	policy, _ := json.Marshal(c.spec.Policy)
+	return store.Column{
+		Name: c.spec.OutputName(), Type: duckType(c.transform.Output()), Source: c.spec.Name,
+		Action: c.spec.Policy.Action, Policy: policy, Bounds: c.spec.Policy.Bounds,
+	}
+}
+
+// duckType names an Arrow type as DuckDB does.
+func duckType(t arrow.DataType) string {
+	switch t := t.(type) {
+	case *arrow.Decimal128Type:
+		return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale)
+	case *arrow.TimestampType:
+		return "TIMESTAMPTZ"
+	}
+	switch t.ID() {
+	case arrow.INT32:
+		return "INTEGER"
+	case arrow.INT64:
+		return "BIGINT"
+	case arrow.FLOAT64:
+		return "DOUBLE"
+	case arrow.BOOL:
+		return "BOOLEAN"
+	case arrow.DATE32:
+		return "DATE"
+	default:
+		return "VARCHAR"
+	}
+}
+
+// keepFailedRun moves a failed run's quarantine and manifest to
+// failed/<run id> and drops its data files.
+func keepFailedRun(dsDir, tmp string, m *Manifest) {
+	os.RemoveAll(filepath.Join(tmp, "data"))
+	m.Files = nil
+	if err := writeManifest(tmp, m); err != nil {
+		return
+	}
+	failed := filepath.Join(dsDir, "failed")
+	if os.MkdirAll(failed, 0o700) == nil {
+		os.Rename(tmp, filepath.Join(failed, m.RunID))
+	}
+}
+
+func newRunID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
+}
+
+type hashResult struct {
+	sum string
+	err error
+}
+
+// hashFile computes a file's SHA-256 in the background.
+func hashFile(path string) <-chan hashResult {
+	out := make(chan hashResult, 1)
+	go func() {
+		f, err := os.Open(path)
+		if err != nil {
+			out <- hashResult{err: err}
+			return
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			out <- hashResult{err: err}
+			return
+		}
+		out <- hashResult{sum: hex.EncodeToString(h.Sum(nil))}
+	}()
+	return out
+}

@@ -1,0 +1,323 @@
+package queries
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"haze/dp"
+	"haze/store"
+)
+
+// Config configures an Engine. The zero value of each field is its default.
+type Config struct {
+	// Limits are the per-query rules.
+	Limits Limits
+	// Noise replaces the library's secure noise. Leave it nil: only tests
+	// set it (to dptest.NoNoise) to compare answers with exact SQL.
+	Noise dp.Source
+	// Now returns the time; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Engine answers DP SQL over the datasets of a catalog. It is safe for
+// concurrent use.
+type Engine struct {
+	cat   *store.Catalog
+	db    *sql.DB // in-memory DuckDB: parses queries and runs bounded SQL
+	cfg   Config
+	noise dp.Noiser
+}
+
+// NewEngine returns an engine over cat. Close releases its DuckDB.
+func NewEngine(cat *store.Catalog, cfg Config) (*Engine, error) {
+	cfg.Limits.defaults()
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("opening query engine: %w", err)
+	}
+	if _, err := db.Exec("SET TimeZone = 'UTC'"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening query engine: %w", err)
+	}
+	return &Engine{cat: cat, db: db, cfg: cfg}, nil
+}
+
+// Close releases the engine's DuckDB.
+func (e *Engine) Close() error { return e.db.Close() }
+
+// Request is one analyst's query.
+type Request struct {
+	// Principal is who asks; the budget charged is theirs. Required.
+	Principal string
+	// SQL is the query text. Required.
+	SQL string
+	// Options are the DP options; Epsilon is required.
+	Options Options
+	// Audit, when set, runs inside the transaction that charges the query
+	// (and also when a released answer is returned at no cost), so the
+	// audit entry and the charge commit together.
+	Audit func(tx *sql.Tx, a *Answer) error
+}
+
+// Query answers a request with differential privacy. The answer is
+// computed, then charged in one transaction with its record; only then is
+// it returned. A refused query returns an *Error and costs nothing; so
+// does any other error. The same query with the same options on the same
+// dataset version returns the answer already released, at no cost.
+func (e *Engine) Query(ctx context.Context, req Request) (*Answer, error) {
+	if req.Principal == "" {
+		return nil, errors.New("principal is required")
+	}
+
+	v, q, s, err := e.check(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	fp := fingerprint(q, v, s)
+
+	// An answer already released is free; a query that cannot fit the
+	// budget is refused before any work.
+	if prev, ok, err := e.cat.Released(ctx, v.Dataset, v.Version, fp); err != nil {
+		return nil, err
+	} else if ok {
+		return e.charged(ctx, req, v, fp, q, s, prev)
+	}
+	b, err := e.cat.Balance(ctx, req.Principal, v.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(b, store.Amount(s.total)); err != nil {
+		return nil, err
+	}
+
+	// Compute, then charge before anything leaves.
+	t, _ := tableOf(v, req.Options.Bounds)
+	answer, err := e.compute(ctx, q, t, v, s)
+	if err != nil {
+		return nil, err
+	}
+	return e.chargeNew(ctx, req, v, fp, q, s, answer)
+}
+
+// check parses the query against the catalog, with the query's bounds,
+// and resolves its options.
+func (e *Engine) check(ctx context.Context, req Request) (v store.Version, q *Query, s *settings,
+	err error) {
+	// Check the query against the catalog, with the query's bounds.
+	versions := map[string]store.Version{}
+	var tableErr error
+	cat := CatalogFunc(func(name string) (Table, bool) {
+		v, err := e.cat.Current(ctx, name)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				tableErr = err
+			}
+			return Table{}, false
+		}
+		t, err := tableOf(v, req.Options.Bounds)
+		if err != nil {
+			tableErr = err
+			return Table{}, false
+		}
+		versions[name] = v
+		return t, true
+	})
+	q, err = Parse(ctx, e.db, req.SQL, cat)
+	if tableErr != nil {
+		return v, nil, nil, tableErr
+	}
+	if err != nil {
+		return v, nil, nil, err
+	}
+	v = versions[q.Dataset]
+	s, err = resolve(req.Options, e.cfg.Limits, v, q)
+	if err != nil {
+		return v, nil, nil, err
+	}
+	return v, q, s, nil
+}
+
+// dataFiles lists the Parquet files of a dataset version.
+func (e *Engine) dataFiles(v store.Version) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(e.cat.Dir(), v.Path, "data", "*.parquet"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("dataset %s version %d has no data files", v.Dataset, v.Version)
+	}
+	return files, nil
+}
+
+// compute runs the bounded query and adds noise.
+func (e *Engine) compute(ctx context.Context, q *Query, t Table, v store.Version,
+	s *settings) (*Answer, error) {
+	files, err := e.dataFiles(v)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan(q, t, files, s)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := p.execute(ctx, e.db, len(q.Groups))
+	if err != nil {
+		return nil, err
+	}
+	return e.release(q, t, v, s, p, rows)
+}
+
+// chargeNew charges a freshly computed answer. When another request
+// released the same answer meanwhile, that one is returned instead.
+func (e *Engine) chargeNew(ctx context.Context, req Request, v store.Version, fp string,
+	q *Query, s *settings, a *Answer) (*Answer, error) {
+	a.QueryID = newID()
+	a.Spent = Spent{Epsilon: s.total.Epsilon, Delta: s.total.Delta}
+	data, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encoding answer: %w", err)
+	}
+	ch := store.Charge{ID: a.QueryID, Principal: req.Principal, Dataset: v.Dataset,
+		Version: v.Version, Fingerprint: fp, Query: q.Normalized, Cost: store.Amount(s.total),
+		Answer: data, At: e.cfg.Now()}
+	return e.finish(ctx, req, ch, allow)
+}
+
+// charged returns an answer released before, recording the access.
+func (e *Engine) charged(ctx context.Context, req Request, v store.Version, fp string,
+	q *Query, s *settings, prev []byte) (*Answer, error) {
+	ch := store.Charge{ID: newID(), Principal: req.Principal, Dataset: v.Dataset, Version: v.Version,
+		Fingerprint: fp, Query: q.Normalized, Cost: store.Amount(s.total), Answer: prev,
+		At: e.cfg.Now()}
+	return e.finish(ctx, req, ch, allow)
+}
+
+func (e *Engine) finish(ctx context.Context, req Request, ch store.Charge,
+	allowFn store.ChargeFunc) (*Answer, error) {
+	var a *Answer
+	decode := func(data []byte, cached bool) error {
+		a = &Answer{}
+		if err := json.Unmarshal(data, a); err != nil {
+			return fmt.Errorf("decoding answer: %w", err)
+		}
+		if cached {
+			a.Cached = true
+			a.Spent = Spent{}
+		}
+		return nil
+	}
+	var inTx func(*sql.Tx, []byte, bool) error
+	if req.Audit != nil {
+		// The audit sees the answer as it will leave.
+		inTx = func(tx *sql.Tx, data []byte, cached bool) error {
+			if err := decode(data, cached); err != nil {
+				return err
+			}
+			return req.Audit(tx, a)
+		}
+	}
+	data, cached, err := e.cat.Charge(ctx, ch, allowFn, inTx)
+	if err != nil {
+		return nil, err
+	}
+	if err := decode(data, cached); err != nil {
+		return nil, err
+	}
+	b, err := e.cat.Balance(ctx, req.Principal, ch.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	a.Remaining = remaining(b)
+	return a, nil
+}
+
+// allow is the budget rule: the cost must fit the principal's grant and
+// the dataset's cap, by basic composition.
+func allow(b store.Balance, cost store.Amount) error {
+	if b.Granted == nil {
+		return refuse(CodeNoGrant, "you hold no privacy budget on this dataset; ask an admin for a grant")
+	}
+	c := dp.Budget(cost)
+	if !dp.Budget(*b.Granted).Covers(dp.Budget(b.Spent).Add(c)) {
+		left := remainingOf(*b.Granted, b.Spent)
+		return refuse(CodeBudgetExhausted, "budget exhausted: this query needs ε=%g δ=%g, "+
+			"you have ε=%g δ=%g left on this dataset", cost.Epsilon, cost.Delta, left.Epsilon, left.Delta)
+	}
+	if b.Cap != nil && !dp.Budget(*b.Cap).Covers(dp.Budget(b.SpentAll).Add(c)) {
+		return refuse(CodeBudgetExhausted, "budget exhausted: the dataset's cap over all analysts "+
+			"is spent")
+	}
+	return nil
+}
+
+func remainingOf(granted, spent store.Amount) Spent {
+	return Spent{Epsilon: max(0, granted.Epsilon-spent.Epsilon), Delta: max(0, granted.Delta-spent.Delta)}
+}
+
+func remaining(b store.Balance) *Spent {
+	if b.Granted == nil {
+		return nil
+	}
+	r := remainingOf(*b.Granted, b.Spent)
+	return &r
+}
+
+// fingerprint identifies a query and everything that shapes its answer.
+func fingerprint(q *Query, v store.Version, s *settings) string {
+	var bounds []string
+	for _, it := range q.Select {
+		if it.Agg != nil && it.Agg.Bounds != nil {
+			bounds = append(bounds, fmt.Sprintf("%s:%g:%g", it.Agg.Column, it.Agg.Bounds[0], it.Agg.Bounds[1]))
+		}
+	}
+	slices.Sort(bounds)
+	data, _ := json.Marshal(struct {
+		Dataset  string
+		Version  int
+		Query    string
+		Mech     string
+		Eps, Del float64
+		L0, LInf int64
+		Bounds   []string
+		Public   [][]string
+	}{v.Dataset, v.Version, q.Normalized, s.mech.String(), s.total.Epsilon, s.total.Delta,
+		s.bounds.MaxGroups, s.bounds.MaxRows, bounds, s.public})
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return "q_" + strings.ToLower(hex.EncodeToString(b))
+}
+
+// Plan returns the bounded SQL the engine would run for req, without
+// running it or charging anything. It is for operators and benchmarks;
+// the SQL holds no data, only the query's shape and a fresh random seed.
+func (e *Engine) Plan(ctx context.Context, req Request) (string, error) {
+	v, q, s, err := e.check(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	t, _ := tableOf(v, req.Options.Bounds)
+	files, err := e.dataFiles(v)
+	if err != nil {
+		return "", err
+	}
+	p, err := plan(q, t, files, s)
+	if err != nil {
+		return "", err
+	}
+	return p.sql, nil
+}

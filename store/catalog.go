@@ -1,0 +1,184 @@
+// Package store is haze's catalog: the published datasets and their
+// versions, and (as the product grows) the ledger, audit chain, rounds and
+// API keys. The embedded default is one DuckDB file, catalog.duckdb, in
+// the data directory.
+//
+// The catalog knows nothing of policy: it stores what other packages hand
+// it, transactionally, and answers lookups.
+//
+// Sentinel errors: ErrNotFound, ErrConflict, ErrSchemaTooNew, ErrLocked.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the duckdb driver
+)
+
+// FileName is the name of the catalog file in a data directory.
+const FileName = "catalog.duckdb"
+
+var (
+	// ErrNotFound is returned when a dataset or version does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when a write lost a race, such as two jobs
+	// publishing the same version of a dataset.
+	ErrConflict = errors.New("conflict")
+	// ErrSchemaTooNew is returned when the catalog was written by a newer
+	// haze than this one.
+	ErrSchemaTooNew = errors.New("catalog schema is newer than this haze")
+	// ErrLocked is returned when another process holds the catalog open.
+	ErrLocked = errors.New("catalog is in use by another haze process")
+)
+
+// Catalog is an open catalog. It is safe for concurrent use.
+type Catalog struct {
+	db  *sql.DB
+	dir string
+
+	// ledgerMu serialises budget charges: DuckDB's optimistic transactions
+	// would let two charges read the same balance and both commit.
+	ledgerMu sync.Mutex
+}
+
+// Open opens the catalog in dataDir, creating the folder and the file when
+// missing and running pending migrations.
+func Open(ctx context.Context, dataDir string) (*Catalog, error) {
+	if dataDir == "" {
+		return nil, errors.New("data dir is required")
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+
+	db, err := sql.Open("duckdb", filepath.Join(dataDir, FileName))
+	if err != nil {
+		return nil, fmt.Errorf("opening catalog: %w", err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		if strings.Contains(err.Error(), "lock") {
+			return nil, fmt.Errorf("%s: %w", dataDir, ErrLocked)
+		}
+		return nil, fmt.Errorf("opening catalog: %w", err)
+	}
+
+	c := &Catalog{db: db, dir: dataDir}
+	if err := c.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Dir returns the data directory the catalog lives in.
+func (c *Catalog) Dir() string { return c.dir }
+
+// DB returns the underlying database for packages of this module that keep
+// their own tables in the catalog.
+func (c *Catalog) DB() *sql.DB { return c.db }
+
+// Close checkpoints and closes the catalog.
+func (c *Catalog) Close() error {
+	_, _ = c.db.Exec("CHECKPOINT")
+	return c.db.Close()
+}
+
+// migrations are applied in order; each runs once, in a transaction with
+// the record of its version. Never edit one that has shipped: add another.
+var migrations = []string{
+	// 1: datasets and their versions.
+	`CREATE TABLE datasets (
+		name            VARCHAR PRIMARY KEY,
+		current_version INTEGER NOT NULL,
+		created_at      TIMESTAMPTZ NOT NULL,
+		updated_at      TIMESTAMPTZ NOT NULL
+	);
+	CREATE TABLE dataset_versions (
+		dataset      VARCHAR NOT NULL,
+		version      INTEGER NOT NULL,
+		created_at   TIMESTAMPTZ NOT NULL,
+		path         VARCHAR NOT NULL,
+		privacy_unit VARCHAR NOT NULL,
+		key_name     VARCHAR NOT NULL,
+		key_id       VARCHAR NOT NULL,
+		columns      VARCHAR NOT NULL,
+		dp           VARCHAR NOT NULL,
+		row_count    BIGINT NOT NULL,
+		policy_hash  VARCHAR NOT NULL,
+		manifest     VARCHAR NOT NULL,
+		PRIMARY KEY (dataset, version)
+	);`,
+	// 2: the privacy budget: grants, caps, and the ledger of released
+	// answers, which doubles as their cache.
+	`CREATE TABLE grants (
+		principal  VARCHAR NOT NULL,
+		dataset    VARCHAR NOT NULL,
+		epsilon    DOUBLE NOT NULL,
+		delta      DOUBLE NOT NULL,
+		updated_at TIMESTAMPTZ NOT NULL,
+		PRIMARY KEY (principal, dataset)
+	);
+	CREATE TABLE caps (
+		dataset    VARCHAR PRIMARY KEY,
+		epsilon    DOUBLE NOT NULL,
+		delta      DOUBLE NOT NULL,
+		updated_at TIMESTAMPTZ NOT NULL
+	);
+	CREATE TABLE ledger (
+		id          VARCHAR PRIMARY KEY,
+		released_at TIMESTAMPTZ NOT NULL,
+		principal   VARCHAR NOT NULL,
+		dataset     VARCHAR NOT NULL,
+		version     INTEGER NOT NULL,
+		fingerprint VARCHAR NOT NULL,
+		query       VARCHAR NOT NULL,
+		epsilon     DOUBLE NOT NULL,
+		delta       DOUBLE NOT NULL,
+		answer      VARCHAR NOT NULL
+	);
+	CREATE INDEX ledger_fingerprint ON ledger (dataset, version, fingerprint);`,
+}
+
+func (c *Catalog) migrate(ctx context.Context) error {
+	if _, err := c.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrating catalog: %w", err)
+	}
+	var current int
+	if err := c.db.QueryRowContext(ctx,
+		`SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrating catalog: %w", err)
+	}
+	if current > len(migrations) {
+		return fmt.Errorf("catalog at version %d, this haze knows %d: %w",
+			current, len(migrations), ErrSchemaTooNew)
+	}
+
+	for v := current + 1; v <= len(migrations); v++ {
+		tx, err := c.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrating catalog: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrating catalog to version %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO schema_migrations (version) VALUES (?)`, v); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrating catalog to version %d: %w", v, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrating catalog to version %d: %w", v, err)
+		}
+	}
+	return nil
+}
