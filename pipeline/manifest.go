@@ -42,7 +42,7 @@ type Manifest struct {
 	Columns        []store.Column  `json:"columns"`
 	DroppedColumns []DroppedColumn `json:"dropped_columns"`
 	Files          []FileInfo      `json:"files"`
-	Quarantine     *FileInfo       `json:"quarantine,omitempty"`
+	Quarantine     []FileInfo      `json:"quarantine"`
 	// QuarantineReasons counts quarantined rows by reason.
 	QuarantineReasons map[string]int64 `json:"quarantine_reasons,omitempty"`
 	// Error says why a failed run did not publish.

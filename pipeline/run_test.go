@@ -340,26 +340,23 @@ func TestDirtyExportLandsInQuarantine(t *testing.T) {
 	}
 
 	// Quarantine stores no value in clear.
-	data, err := os.ReadFile(mustGlob(t, q))
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob(q)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("quarantine files: %v %v", files, err)
 	}
 	recs := readCSV(t, path)
 	id := colIndex(t, recs[0], "passenger_id")
-	for _, r := range recs[1:] {
-		if len(r) > id && len(r[id]) > 6 && strings.Contains(string(data), r[id]) {
-			t.Fatal("quarantine file holds a clear passenger id")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs[1:] {
+			if len(r) > id && len(r[id]) > 6 && strings.Contains(string(data), r[id]) {
+				t.Fatal("quarantine file holds a clear passenger id")
+			}
 		}
 	}
-}
-
-func mustGlob(t *testing.T, pattern string) string {
-	t.Helper()
-	m, err := filepath.Glob(pattern)
-	if err != nil || len(m) != 1 {
-		t.Fatalf("glob %s: %v %v", pattern, m, err)
-	}
-	return m[0]
 }
 
 func TestTooManyRejectedPublishesNothing(t *testing.T) {

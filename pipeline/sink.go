@@ -50,7 +50,12 @@ type parquetSink struct {
 	rows      int64
 }
 
-func newParquetSink(dir, name string, schema *arrow.Schema, mem memory.Allocator) (*parquetSink, error) {
+// newParquetSink creates a Parquet file in dir. Columns named in plain are
+// written without dictionary encoding or statistics: their values
+// (pseudonym tokens) are nearly all distinct and random, so a dictionary
+// and min/max only cost time.
+func newParquetSink(dir, name string, schema *arrow.Schema, plain []string,
+	mem memory.Allocator) (*parquetSink, error) {
 	path := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating output folder: %w", err)
@@ -60,11 +65,15 @@ func newParquetSink(dir, name string, schema *arrow.Schema, mem memory.Allocator
 		return nil, fmt.Errorf("creating output file: %w", err)
 	}
 	out := &hashingWriter{f: f, h: sha256.New()}
-	props := parquet.NewWriterProperties(
+	options := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Snappy),
 		parquet.WithMaxRowGroupLength(rowGroupRows),
 		parquet.WithCreatedBy("haze"),
-	)
+	}
+	for _, c := range plain {
+		options = append(options, parquet.WithDictionaryFor(c, false), parquet.WithStatsFor(c, false))
+	}
+	props := parquet.NewWriterProperties(options...)
 	w, err := pqarrow.NewFileWriter(schema, out, props,
 		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
 	if err != nil {

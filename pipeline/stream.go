@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/schollz/progressbar/v3"
@@ -18,29 +19,27 @@ type streamResult struct {
 	counts        counts
 	readerRejects int64
 	files         []FileInfo
-	quarantine    *FileInfo
+	quarantine    []FileInfo
 	reasons       map[string]int64
 }
 
-// unit is a group of source batches one worker transforms; out receives
-// the results, in the batches' order.
-type unit struct {
-	recs []arrow.RecordBatch
-	out  chan []batchResult
-}
-
-// stream runs the batch loop: DuckDB streams the source query, workers
-// transform units of batches in parallel, and one writer appends their
-// results to the data and quarantine files in source order. Memory stays
-// bounded by the queue lengths, whatever the size of the export.
+// stream runs the batch loop: DuckDB streams the source query, and each
+// worker transforms units of batches and appends them to its own data and
+// quarantine files, so transforming and encoding Parquet both run in
+// parallel. Memory stays bounded by the queue length and the row groups
+// being built, whatever the size of the export.
 func stream(ctx context.Context, db *duckstream.DB, query, dir string, planned []plannedColumn,
 	key anonymize.Key, unitName string, opts Options) (*streamResult, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
 	fields := make([]arrow.Field, len(planned))
+	var tokens []string
 	for i, c := range planned {
 		fields[i] = arrow.Field{Name: c.spec.OutputName(), Type: c.transform.Output(), Nullable: true}
+		if c.spec.Policy.Action == anonymize.ActionPseudonymize {
+			tokens = append(tokens, fields[i].Name)
+		}
 	}
 	b := &batcher{mem: opts.Allocator, schema: arrow.NewSchema(fields, nil), columns: planned,
 		unit: anonymize.NewPseudonymizer(key), unitName: unitName}
@@ -51,115 +50,122 @@ func stream(ctx context.Context, db *duckstream.DB, query, dir string, planned [
 	}
 	defer reader.Release()
 
-	data, err := newParquetSink(dir, "data/part-00000.parquet", b.schema, opts.Allocator)
-	if err != nil {
-		return nil, err
-	}
-	quar, err := newParquetSink(dir, "quarantine/part-00000.parquet", quarantineSchema, opts.Allocator)
-	if err != nil {
-		data.abort()
-		return nil, err
-	}
-	w := &writer{data: data, quar: quar, qb: newQuarantineBuilder(opts.Allocator),
-		reasons: map[string]int64{}}
-	defer w.qb.release()
+	var bar *progressbar.ProgressBar
 	if opts.Progress != nil {
-		w.bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(opts.Progress),
+		bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(opts.Progress),
 			progressbar.OptionSetDescription("rows"), progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"),
 			progressbar.OptionThrottle(200_000_000), progressbar.OptionClearOnFinish())
 	}
 
-	// Workers transform units; the writer takes their results in order.
-	work := make(chan unit, opts.Workers)
-	order := make(chan chan []batchResult, 2*opts.Workers)
+	// Workers transform and write; the reader hands out units of batches.
+	work := make(chan []arrow.RecordBatch, opts.Workers)
+	writers := make([]*writer, opts.Workers)
+	for i := range writers {
+		w, err := newWriter(dir, i, b.schema, tokens, opts)
+		if err != nil {
+			for _, prev := range writers[:i] {
+				prev.abort()
+			}
+			return nil, err
+		}
+		writers[i] = w
+	}
 	var wg sync.WaitGroup
-	for range opts.Workers {
+	var read atomic.Int64
+	for _, w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for u := range work {
-				results := make([]batchResult, len(u.recs))
-				for i, rec := range u.recs {
-					results[i] = b.process(rec)
+			for recs := range work {
+				for _, rec := range recs {
+					if err := w.write(b.process(rec)); err != nil && w.err == nil {
+						w.err = err
+						cancel(err)
+					}
 					rec.Release()
 				}
-				u.out <- results
+				if bar != nil {
+					bar.Set64(read.Load())
+				}
 			}
 		}()
 	}
-	writeDone := make(chan error, 1)
-	go func() { writeDone <- w.run(order, cancel) }()
 
-	// Read: group source batches into units and hand them out.
 	var pending []arrow.RecordBatch
 	var pendingRows int64
-	send := func() {
-		u := unit{recs: pending, out: make(chan []batchResult, 1)}
-		order <- u.out
-		work <- u
-		pending, pendingRows = nil, 0
-	}
 	for reader.Next() {
 		rec := reader.RecordBatch()
 		rec.Retain()
 		pending = append(pending, rec)
+		read.Add(rec.NumRows())
 		if pendingRows += rec.NumRows(); pendingRows >= unitRows {
-			send()
+			work <- pending
+			pending, pendingRows = nil, 0
 		}
 	}
 	if len(pending) > 0 {
-		send()
+		work <- pending
 	}
 	close(work)
-	close(order)
 	wg.Wait()
-	werr := <-writeDone
-
-	if err := errors.Join(werr, context.Cause(ctx), reader.Err()); err != nil {
-		data.abort()
-		quar.abort()
-		if werr != nil {
-			return nil, werr
-		}
-		if cause := context.Cause(ctx); cause != nil {
-			return nil, cause
-		}
-		return nil, fmt.Errorf("reading export: %s", firstLine(reader.Err()))
+	if bar != nil {
+		bar.Finish()
 	}
-	return w.finish(ctx, db)
+
+	var werr error
+	for _, w := range writers {
+		werr = errors.Join(werr, w.err)
+	}
+	if err := errors.Join(werr, context.Cause(ctx), reader.Err()); err != nil {
+		for _, w := range writers {
+			w.abort()
+		}
+		switch {
+		case werr != nil:
+			return nil, werr
+		case context.Cause(ctx) != nil:
+			return nil, context.Cause(ctx)
+		default:
+			return nil, fmt.Errorf("reading export: %s", firstLine(reader.Err()))
+		}
+	}
+	return finish(ctx, db, writers)
 }
 
-// writer appends results to the output files. It runs on one goroutine.
+// writer is one worker's output: a data file and a quarantine file. It is
+// used by one goroutine at a time.
 type writer struct {
 	data, quar *parquetSink
 	qb         *quarantineBuilder
 	counts     counts
 	reasons    map[string]int64
-	bar        *progressbar.ProgressBar
+	err        error
 }
 
-// run writes every result in order. After an error it cancels the run and
-// keeps draining so that no worker blocks and every batch is released.
-func (w *writer) run(order <-chan chan []batchResult, cancel context.CancelCauseFunc) error {
-	var failed error
-	for out := range order {
-		for _, r := range <-out {
-			if failed == nil {
-				failed = w.write(r)
-				if failed != nil {
-					cancel(failed)
-				}
-			}
-			if r.data != nil {
-				r.data.Release()
-			}
-		}
+func newWriter(dir string, i int, schema *arrow.Schema, tokens []string, opts Options) (*writer, error) {
+	name := fmt.Sprintf("part-%05d.parquet", i)
+	data, err := newParquetSink(dir, "data/"+name, schema, tokens, opts.Allocator)
+	if err != nil {
+		return nil, err
 	}
-	return failed
+	quar, err := newParquetSink(dir, "quarantine/"+name, quarantineSchema, nil, opts.Allocator)
+	if err != nil {
+		data.abort()
+		return nil, err
+	}
+	return &writer{data: data, quar: quar, qb: newQuarantineBuilder(opts.Allocator),
+		reasons: map[string]int64{}}, nil
 }
 
+// write appends one batch's result and releases its data.
 func (w *writer) write(r batchResult) error {
+	if r.data != nil {
+		defer r.data.Release()
+	}
+	if w.err != nil {
+		return w.err
+	}
 	if r.err != nil {
 		return r.err
 	}
@@ -174,12 +180,7 @@ func (w *writer) write(r batchResult) error {
 		w.reasons[q.reason]++
 	}
 	if w.qb.n >= unitRows {
-		if err := w.flushQuarantine(); err != nil {
-			return err
-		}
-	}
-	if w.bar != nil {
-		w.bar.Add64(r.counts.Read)
+		return w.flushQuarantine()
 	}
 	return nil
 }
@@ -193,40 +194,63 @@ func (w *writer) flushQuarantine() error {
 	return w.quar.write(rec)
 }
 
-// finish adds the reader's rejects to the quarantine and closes the files.
-func (w *writer) finish(ctx context.Context, db *duckstream.DB) (*streamResult, error) {
-	res := &streamResult{counts: w.counts, reasons: w.reasons}
-	rejects, err := readerRejectsIfAny(ctx, db)
-	if err != nil {
-		w.data.abort()
-		w.quar.abort()
-		return nil, err
-	}
-	for _, r := range rejects {
-		w.qb.add(r.line, "read", "", r.reason, "")
-		w.reasons[r.reason]++
-	}
-	res.readerRejects = int64(len(rejects))
+func (w *writer) abort() {
+	w.data.abort()
+	w.quar.abort()
+	w.qb.release()
+}
+
+// close finishes the writer's files.
+func (w *writer) close() (FileInfo, FileInfo, error) {
+	defer w.qb.release()
 	if err := w.flushQuarantine(); err != nil {
 		w.data.abort()
 		w.quar.abort()
-		return nil, err
+		return FileInfo{}, FileInfo{}, err
 	}
-	if w.bar != nil {
-		w.bar.Finish()
-	}
-
-	dataInfo, err := w.data.close()
+	data, err := w.data.close()
 	if err != nil {
 		w.quar.abort()
-		return nil, err
+		return FileInfo{}, FileInfo{}, err
 	}
-	quarInfo, err := w.quar.close()
+	quar, err := w.quar.close()
+	return data, quar, err
+}
+
+// finish adds the reader's rejects to the first quarantine file, closes
+// every file and adds up the counts.
+func finish(ctx context.Context, db *duckstream.DB, writers []*writer) (*streamResult, error) {
+	res := &streamResult{reasons: map[string]int64{}}
+	rejects, err := readerRejectsIfAny(ctx, db)
 	if err != nil {
+		for _, w := range writers {
+			w.abort()
+		}
 		return nil, err
 	}
-	res.files = []FileInfo{dataInfo}
-	res.quarantine = &quarInfo
+	for _, r := range rejects {
+		writers[0].qb.add(r.line, "read", "", r.reason, "")
+		writers[0].reasons[r.reason]++
+	}
+	res.readerRejects = int64(len(rejects))
+
+	var errs error
+	for _, w := range writers {
+		data, quar, err := w.close()
+		if err != nil {
+			errs = errors.Join(errs, err)
+			continue
+		}
+		res.counts.add(w.counts)
+		for reason, n := range w.reasons {
+			res.reasons[reason] += n
+		}
+		res.files = append(res.files, data)
+		res.quarantine = append(res.quarantine, quar)
+	}
+	if errs != nil {
+		return nil, errs
+	}
 	return res, nil
 }
 

@@ -64,4 +64,24 @@
 // key. Expr.SQL, Aggregate.SQL, QuoteIdent and QuoteString render checked
 // parts back to DuckDB SQL with identifiers and strings quoted, so that no
 // text of the analyst is ever spliced into SQL.
+//
+// # How an Engine answers
+//
+// Engine.Query checks the query against the catalog's current version of
+// the dataset, resolves the options (ε is required and capped per query;
+// contribution bounds default to the dataset's and may only be tightened),
+// and rewrites the query into bounded SQL: per privacy unit and group at
+// most MaxContributionsPerGroup rows, per unit at most
+// MaxGroupsContributed groups, both chosen in a random order drawn afresh
+// per query; numeric values clamped to their public bounds and summed as
+// fixed-point integers. DuckDB runs it; package dp adds noise, selects
+// groups (unless the analyst listed them as public) and attaches intervals.
+//
+// The answer is then charged, with its record, in one catalog transaction
+// that also re-checks the analyst's grant and the dataset's cap under a
+// lock, so concurrent queries cannot overspend; only after the commit does
+// Query return it. An answer already released for the same normalised
+// query, options and dataset version is returned again, marked Cached, at
+// no cost. Refusals are *Error values with codes; budget refusals use
+// CodeBudgetExhausted and CodeNoGrant.
 package queries

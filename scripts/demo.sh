@@ -34,3 +34,33 @@ cp "$ROOT/examples/bookings.yaml" job.yaml
 
 step "Published"
 ls -l data/datasets/bookings/
+
+step "5. Give the analyst 'maya' a budget on the dataset, and cap it over all analysts"
+"$HAZE" budget grant --data-dir data --name maya --dataset bookings --epsilon 3 --delta 1e-5
+"$HAZE" budget cap --data-dir data --dataset bookings --epsilon 10 --delta 1e-4
+
+step "6. Marketing questions, answered only with differential privacy"
+echo "-- passengers per home airport and tier (top 10)"
+"$HAZE" query --data-dir data --as maya --epsilon 0.5 \
+  "SELECT home_airport, ff_tier, COUNT(DISTINCT passenger_id) AS passengers
+   FROM bookings GROUP BY home_airport, ff_tier ORDER BY passengers DESC LIMIT 10"
+echo
+echo "-- average ancillary spend by cabin (public groups: every cabin is answered)"
+"$HAZE" query --data-dir data --as maya --epsilon 0.5 \
+  --groups cabin=economy,premium_economy,business,first \
+  "SELECT cabin, AVG(ancillary_amount) AS avg_ancillary, COUNT(*) AS bookings
+   FROM bookings GROUP BY cabin"
+echo
+echo "-- median fare by destination (one booking per passenger: tighter bounds, less noise)"
+"$HAZE" query --data-dir data --as maya --epsilon 0.5 --max-groups 1 --max-rows 1 \
+  "SELECT destination, median(fare_amount) AS median_fare, COUNT(*) AS bookings
+   FROM bookings GROUP BY destination ORDER BY bookings DESC LIMIT 8"
+echo
+echo "-- the same question again comes back from the ledger at no cost"
+"$HAZE" query --data-dir data --as maya --epsilon 0.5 \
+  --groups cabin=economy,premium_economy,business,first \
+  "select cabin, avg(ancillary_amount) as avg_ancillary, count(*) as bookings
+   from bookings group by cabin" | tail -2
+
+step "Budgets"
+"$HAZE" budget show --data-dir data
