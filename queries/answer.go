@@ -281,7 +281,7 @@ func keyValue(k *string, typ string) any {
 	}
 	if scaleOf(typ) == 0 || strings.HasPrefix(strings.ToUpper(typ), "DECIMAL") ||
 		strings.ToUpper(typ) == "DOUBLE" {
-		if f, err := strconv.ParseFloat(*k, 64); err == nil && !math.IsInf(f, 0) {
+		if f, err := strconv.ParseFloat(*k, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
 			return f
 		}
 	}

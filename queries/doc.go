@@ -29,7 +29,10 @@
 // one aggregate. The aggregates are count(*), count(column),
 // count(DISTINCT <privacy unit>) (the number of people), sum, avg (or mean),
 // median, quantile_cont(column, p) with a constant p in (0, 1), stddev (or
-// stddev_samp) and variance (or var_samp). Their argument is a column name.
+// stddev_samp, stddev_pop) and variance (or var_samp, var_pop): all of
+// these release the population form, as the DP library computes it; the
+// sample form differs by a factor n/(n-1), far below the noise for any
+// group large enough to be released, and would need the exact n. Their argument is a column name.
 // All but the counts need a numeric column with public bounds, taken from
 // the catalog. An output may be renamed with AS; output names are unique.
 //

@@ -147,7 +147,44 @@ func (e *Engine) check(ctx context.Context, req Request) (v store.Version, q *Qu
 	if err != nil {
 		return v, nil, nil, err
 	}
+	if err := e.canonicalKeys(ctx, q, v, req.Options.Bounds, s); err != nil {
+		return v, nil, nil, err
+	}
 	return v, q, s, nil
+}
+
+// canonicalKeys rewrites listed public group keys as DuckDB prints values
+// of their column's type ("01977" becomes "1977"), so they match the
+// groups the bounded query returns; a key that is no value of the type is
+// refused.
+func (e *Engine) canonicalKeys(ctx context.Context, q *Query, v store.Version,
+	bounds map[string][2]float64, s *settings) error {
+	if s.public == nil {
+		return nil
+	}
+	t, err := tableOf(v, bounds)
+	if err != nil {
+		return err
+	}
+	for i, keys := range s.public {
+		col := t.Columns[strings.ToLower(q.Groups[i].Column)]
+		canon := make([]string, len(keys))
+		for j, k := range keys {
+			var out sql.NullString
+			if err := e.db.QueryRowContext(ctx, "SELECT CAST(TRY_CAST(CAST(? AS VARCHAR) AS "+
+				col.Type+") AS VARCHAR)", k).Scan(&out); err != nil {
+				return fmt.Errorf("checking public group keys: %w", err)
+			}
+			if !out.Valid {
+				return refuse(CodeBadOption, "public group key %q is not a valid %s value for %s",
+					k, strings.ToLower(col.Type), col.Name)
+			}
+			canon[j] = out.String
+		}
+		slices.Sort(canon)
+		s.public[i] = slices.Compact(canon)
+	}
+	return nil
 }
 
 // dataFiles lists the Parquet files of a dataset version.

@@ -93,8 +93,11 @@ func plan(q *Query, t Table, files []string, s *settings) (*planned, error) {
 	}
 	for i, in := range p.inputs {
 		factor := math.Pow10(in.scale)
-		src = append(src, fmt.Sprintf("CAST(round(least(greatest(CAST(%s AS DOUBLE), %s), %s) * %s) "+
-			"AS BIGINT) AS __x%d", QuoteIdent(in.column), num(in.lo), num(in.hi), num(factor), i))
+		// NULL stays NULL: greatest and least would turn it into a bound.
+		col := QuoteIdent(in.column)
+		src = append(src, fmt.Sprintf("CASE WHEN %s IS NULL THEN NULL ELSE CAST(round(least(greatest("+
+			"CAST(%s AS DOUBLE), %s), %s) * %s) AS BIGINT) END AS __x%d", col, col, num(in.lo),
+			num(in.hi), num(factor), i))
 	}
 	src = append(src, "random() AS __r")
 

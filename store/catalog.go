@@ -43,6 +43,9 @@ type Catalog struct {
 	db  *sql.DB
 	dir string
 
+	// publishMu serialises publishes, so a lost race is ErrConflict.
+	publishMu sync.Mutex
+
 	// ledgerMu serialises budget charges: DuckDB's optimistic transactions
 	// would let two charges read the same balance and both commit.
 	ledgerMu sync.Mutex

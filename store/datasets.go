@@ -95,6 +95,8 @@ func (c *Catalog) Publish(ctx context.Context, v Version) error {
 		v.Manifest = json.RawMessage("{}")
 	}
 
+	c.publishMu.Lock()
+	defer c.publishMu.Unlock()
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("publishing %s: %w", v.Dataset, err)

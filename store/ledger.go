@@ -166,7 +166,8 @@ type ChargeFunc func(b Balance, cost Amount) error
 // overspend. Inside the transaction it first looks for an answer already
 // released under ch's fingerprint for the same dataset version: if there is
 // one, nothing is charged and that answer is returned with cached true.
-// Otherwise allow decides whether the cost fits; then the charge is
+// (allow must still admit the principal at no cost). Otherwise allow
+// decides whether the cost fits; then the charge is
 // recorded, inTx (if not nil) runs in the same transaction (for the audit
 // entry) with the answer about to leave and whether it was cached, and the
 // transaction commits. Only after Charge returns without
@@ -185,6 +186,14 @@ func (c *Catalog) Charge(ctx context.Context, ch Charge, allow ChargeFunc,
 	if prev, ok, err := released(ctx, tx, ch.Dataset, ch.Version, ch.Fingerprint); err != nil {
 		return nil, false, err
 	} else if ok {
+		// Free, but only to whom allow admits at no cost.
+		b, err := balance(ctx, tx, ch.Principal, ch.Dataset)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := allow(b, Amount{}); err != nil {
+			return nil, false, err
+		}
 		if inTx != nil {
 			if err := inTx(tx, prev, true); err != nil {
 				return nil, false, err
