@@ -4,7 +4,7 @@ TAGS      := -tags duckdb_arrow
 BIN       := bin/haze
 DEMO_DIR  ?= build/demo
 
-.PHONY: build test demo bench lint fmt clean
+.PHONY: build test demo serve bench lint fmt clean
 
 build:
 	$(GO) build $(TAGS) -o $(BIN) ./cmd/haze
@@ -14,6 +14,10 @@ test:
 
 demo: build
 	DEMO_DIR=$(DEMO_DIR) HAZE=$(BIN) ./scripts/demo.sh
+
+serve: build
+	$(BIN) serve --data-dir $(DEMO_DIR)/data --imports $(DEMO_DIR)/exports \
+		--keyring $(DEMO_DIR)/keys/keyring.json
 
 bench: build
 	$(GO) run $(TAGS) ./internal/bench -haze $(BIN) $(BENCHFLAGS)

@@ -39,6 +39,9 @@ type Options struct {
 	MemoryLimit string
 	// Progress receives a progress bar; nil keeps the run quiet.
 	Progress io.Writer
+	// OnProgress, when set, is told the number of export rows read so far,
+	// from the workers' goroutines, after each unit of batches.
+	OnProgress func(rowsRead int64)
 	// Logger receives operational logs. Defaults to slog.Default().
 	Logger *slog.Logger
 	// Allocator allocates Arrow memory. Defaults to memory.DefaultAllocator.

@@ -88,6 +88,9 @@ func stream(ctx context.Context, db *duckstream.DB, query, dir string, planned [
 				if bar != nil {
 					bar.Set64(read.Load())
 				}
+				if opts.OnProgress != nil {
+					opts.OnProgress(read.Load())
+				}
 			}
 		}()
 	}

@@ -6,9 +6,11 @@ set -euo pipefail
 HAZE=${HAZE:-bin/haze}
 DEMO_DIR=${DEMO_DIR:-build/demo}
 ROWS=${DEMO_ROWS:-200000}
+PORT=${DEMO_PORT:-18080}
 HAZE=$(cd "$(dirname "$HAZE")" && pwd)/$(basename "$HAZE")
 ROOT=$(pwd)
 
+rm -rf "$DEMO_DIR/data"   # a fresh catalog each run; the keyring is kept
 mkdir -p "$DEMO_DIR"/{exports,keys,requests}
 cd "$DEMO_DIR"
 
@@ -35,32 +37,62 @@ cp "$ROOT/examples/bookings.yaml" job.yaml
 step "Published"
 ls -l data/datasets/bookings/
 
-step "5. Give the analyst 'maya' a budget on the dataset, and cap it over all analysts"
+step "5. An API key for the analyst 'maya', her budget, and a cap over all analysts"
+KEY=$("$HAZE" keys create --data-dir data --name maya --role analyst 2>/dev/null | tail -1)
+echo "maya's key: ${KEY:0:8}… (shown once, stored hashed)"
 "$HAZE" budget grant --data-dir data --name maya --dataset bookings --epsilon 3 --delta 1e-5
 "$HAZE" budget cap --data-dir data --dataset bookings --epsilon 10 --delta 1e-4
 
-step "6. Marketing questions, answered only with differential privacy"
+step "6. Start the API server on 127.0.0.1:$PORT"
+"$HAZE" serve --data-dir data --addr "127.0.0.1:$PORT" --imports exports \
+  --keyring keys/keyring.json 2> server.log &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$PORT/readyz"; echo
+
+ask() { "$HAZE" query --url "http://127.0.0.1:$PORT" --api-key "$KEY" "$@"; }
+
+step "7. Marketing questions over HTTP, answered only with differential privacy"
 echo "-- passengers per home airport and tier (top 10)"
-"$HAZE" query --data-dir data --as maya --epsilon 0.5 \
+ask --epsilon 0.5 \
   "SELECT home_airport, ff_tier, COUNT(DISTINCT passenger_id) AS passengers
    FROM bookings GROUP BY home_airport, ff_tier ORDER BY passengers DESC LIMIT 10"
 echo
 echo "-- average ancillary spend by cabin (public groups: every cabin is answered)"
-"$HAZE" query --data-dir data --as maya --epsilon 0.5 \
-  --groups cabin=economy,premium_economy,business,first \
+ask --epsilon 0.5 --groups cabin=economy,premium_economy,business,first \
   "SELECT cabin, AVG(ancillary_amount) AS avg_ancillary, COUNT(*) AS bookings
    FROM bookings GROUP BY cabin"
 echo
 echo "-- median fare by destination (one booking per passenger: tighter bounds, less noise)"
-"$HAZE" query --data-dir data --as maya --epsilon 0.5 --max-groups 1 --max-rows 1 \
+ask --epsilon 0.5 --max-groups 1 --max-rows 1 \
   "SELECT destination, median(fare_amount) AS median_fare, COUNT(*) AS bookings
    FROM bookings GROUP BY destination ORDER BY bookings DESC LIMIT 8"
 echo
 echo "-- the same question again comes back from the ledger at no cost"
-"$HAZE" query --data-dir data --as maya --epsilon 0.5 \
-  --groups cabin=economy,premium_economy,business,first \
+ask --epsilon 0.5 --groups cabin=economy,premium_economy,business,first \
   "select cabin, avg(ancillary_amount) as avg_ancillary, count(*) as bookings
    from bookings group by cabin" | tail -2
+echo
+echo "-- a question that would single people out is refused"
+ask --epsilon 0.5 "SELECT passenger_id, COUNT(*) FROM bookings GROUP BY passenger_id" || true
 
-step "Budgets"
-"$HAZE" budget show --data-dir data
+step "8. maya's budget, as the API reports it"
+curl -fsS -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/v1/budget"; echo
+
+kill $SERVER; wait $SERVER 2>/dev/null || true
+trap - EXIT
+
+step "Try it yourself"
+cat <<TXT
+Start the server alone:   make serve          (data in $DEMO_DIR/data, port 8080)
+Ask it with curl:
+  curl -s -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
+    -d '{"sql": "SELECT cabin, COUNT(*) FROM bookings GROUP BY cabin", "epsilon": 0.2}' \\
+    http://127.0.0.1:8080/v1/query
+Or: HAZE_URL=http://127.0.0.1:8080 HAZE_API_KEY=<key> bin/haze query --epsilon 0.2 "SELECT ..."
+(The key above is maya's; create more with: bin/haze keys create --data-dir $DEMO_DIR/data --name N --role analyst)
+TXT

@@ -6,7 +6,8 @@
 // The catalog knows nothing of policy: it stores what other packages hand
 // it, transactionally, and answers lookups.
 //
-// Sentinel errors: ErrNotFound, ErrConflict, ErrSchemaTooNew, ErrLocked.
+// Sentinel errors: ErrNotFound, ErrConflict, ErrSchemaTooNew, ErrLocked,
+// ErrUnknownKey.
 package store
 
 import (
@@ -49,6 +50,10 @@ type Catalog struct {
 	// ledgerMu serialises budget charges: DuckDB's optimistic transactions
 	// would let two charges read the same balance and both commit.
 	ledgerMu sync.Mutex
+
+	// auditMu serialises audit appends, so two never take the same Seq.
+	// It is taken after ledgerMu when both are held, never before.
+	auditMu sync.Mutex
 }
 
 // Open opens the catalog in dataDir, creating the folder and the file when
@@ -148,6 +153,30 @@ var migrations = []string{
 		answer      VARCHAR NOT NULL
 	);
 	CREATE INDEX ledger_fingerprint ON ledger (dataset, version, fingerprint);`,
+	// 3: API keys, stored hashed, and the hash-chained audit log.
+	`CREATE TABLE api_keys (
+		id         VARCHAR PRIMARY KEY,
+		name       VARCHAR NOT NULL,
+		role       VARCHAR NOT NULL,
+		hash       VARCHAR NOT NULL UNIQUE,
+		created_at TIMESTAMPTZ NOT NULL,
+		revoked_at TIMESTAMPTZ
+	);
+	CREATE TABLE audit (
+		seq       BIGINT PRIMARY KEY,
+		"at"      TIMESTAMPTZ NOT NULL, -- quoted: AT is a keyword
+		principal VARCHAR NOT NULL,
+		role      VARCHAR NOT NULL,
+		action    VARCHAR NOT NULL,
+		dataset   VARCHAR NOT NULL,
+		query     VARCHAR NOT NULL,
+		epsilon   DOUBLE NOT NULL,
+		delta     DOUBLE NOT NULL,
+		outcome   VARCHAR NOT NULL,
+		detail    VARCHAR NOT NULL,
+		prev_hash VARCHAR NOT NULL,
+		hash      VARCHAR NOT NULL
+	);`,
 }
 
 func (c *Catalog) migrate(ctx context.Context) error {

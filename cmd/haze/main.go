@@ -35,7 +35,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(genCommand(), keyringCommand(), pipelineCommand(), queryCommand(), budgetCommand())
+	root.AddCommand(genCommand(), keyringCommand(), pipelineCommand(), queryCommand(), budgetCommand(), serveCommand(),
+		keysCommand(), auditCommand())
 
 	if err := root.ExecuteContext(ctx); err != nil {
 		if err.Error() != "" {
@@ -59,11 +60,20 @@ func interactive() bool {
 	return term.IsTerminal(int(os.Stderr.Fd())) && os.Getenv("CI") == ""
 }
 
-// newLogger returns the operations logger: text on a terminal, JSON
-// otherwise.
+// newServerLogger returns the server's operations logger: JSON lines, or
+// text on a terminal, at info level.
+func newServerLogger() *slog.Logger {
+	if interactive() {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+}
+
+// newLogger returns the logger of one-shot commands: warnings and errors
+// only (their summary goes to stdout), text on a terminal, JSON otherwise.
 func newLogger() *slog.Logger {
 	if interactive() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ type queryConfig struct {
 	maxGroups, maxRows                      int64
 	bounds, groups                          []string
 	maxEpsilon                              float64
+	url, apiKey                             string
 }
 
 func queryCommand() *cobra.Command {
@@ -46,7 +49,10 @@ func queryCommand() *cobra.Command {
 	f.StringArrayVar(&cfg.bounds, "bounds", nil, "public bounds for a column: column=lo:hi (repeatable)")
 	f.StringArrayVar(&cfg.groups, "groups", nil, "public group keys: column=k1,k2,... (repeatable)")
 	f.StringVar(&cfg.format, "format", "table", "table, json or csv")
-	f.Float64Var(&cfg.maxEpsilon, "max-epsilon", 1, "per-query ε cap")
+	f.Float64Var(&cfg.maxEpsilon, "max-epsilon", 1, "per-query ε cap (local use)")
+	f.StringVar(&cfg.url, "url", os.Getenv("HAZE_URL"),
+		"ask a haze server instead of the local data dir ($HAZE_URL)")
+	f.StringVar(&cfg.apiKey, "api-key", "", "API key for --url (default $HAZE_API_KEY)")
 	return cmd
 }
 
@@ -61,6 +67,13 @@ func runQuery(ctx context.Context, cfg queryConfig, text string, out io.Writer) 
 	opts, err := queryOptions(cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.url != "" {
+		a, err := remoteQuery(ctx, cfg, text, opts)
+		if err != nil {
+			return err
+		}
+		return printAnswer(a, cfg, out)
 	}
 	cat, err := store.Open(ctx, cfg.dataDir)
 	if err != nil {
@@ -81,6 +94,10 @@ func runQuery(ctx context.Context, cfg queryConfig, text string, out io.Writer) 
 		}
 		return err
 	}
+	return printAnswer(a, cfg, out)
+}
+
+func printAnswer(a *queries.Answer, cfg queryConfig, out io.Writer) error {
 	if cfg.dataset != "" && a.Dataset != cfg.dataset {
 		return fmt.Errorf("the query reads %s, not --dataset %s", a.Dataset, cfg.dataset)
 	}
@@ -132,4 +149,52 @@ func queryOptions(cfg queryConfig) (queries.Options, error) {
 		o.PublicGroups[col] = strings.Split(keys, ",")
 	}
 	return o, nil
+}
+
+// remoteQuery asks a haze server.
+func remoteQuery(ctx context.Context, cfg queryConfig, text string, opts queries.Options) (*queries.Answer, error) {
+	key := cfg.apiKey
+	if key == "" {
+		key = os.Getenv("HAZE_API_KEY")
+	}
+	if key == "" {
+		return nil, errors.New("--url needs an API key: --api-key or $HAZE_API_KEY")
+	}
+	body, err := json.Marshal(struct {
+		SQL string `json:"sql"`
+		queries.Options
+	}{text, opts})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		strings.TrimRight(cfg.url, "/")+"/v1/query", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("asking %s: %w", cfg.url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
+			return nil, fmt.Errorf("%s (%s, HTTP %d)", e.Error.Message, e.Error.Code, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("server answered HTTP %d", resp.StatusCode)
+	}
+	var a queries.Answer
+	if err := json.Unmarshal(data, &a); err != nil {
+		return nil, fmt.Errorf("decoding answer: %w", err)
+	}
+	return &a, nil
 }

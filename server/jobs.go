@@ -1,0 +1,196 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"haze/pipeline"
+	"haze/store"
+)
+
+// job is one pipeline run started over the API.
+type job struct {
+	jobView
+	read atomic.Int64
+}
+
+// jobView is what GET /v1/jobs/{id} shows of a job.
+type jobView struct {
+	ID        string             `json:"id"`
+	Principal string             `json:"principal"`
+	Dataset   string             `json:"dataset"`
+	Status    string             `json:"status"` // running, published, failed
+	RowsRead  int64              `json:"rows_read"`
+	StartedAt time.Time          `json:"started_at"`
+	Error     string             `json:"error,omitempty"`
+	Manifest  *pipeline.Manifest `json:"manifest,omitempty"`
+}
+
+// jobs keeps the jobs of this process.
+type jobs struct {
+	mu   sync.Mutex
+	byID map[string]*job
+	wg   sync.WaitGroup
+}
+
+func newJobs() *jobs { return &jobs{byID: map[string]*job{}} }
+
+// wait lets running jobs finish until ctx ends.
+func (j *jobs) wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { j.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func (j *jobs) snapshot(id string) (jobView, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	jb, ok := j.byID[id]
+	if !ok {
+		return jobView{}, false
+	}
+	out := jb.jobView
+	out.RowsRead = jb.read.Load()
+	return out, true
+}
+
+// confine resolves a path of a job spec inside the imports folder. It
+// refuses absolute paths, paths that climb out with .., and symbolic
+// links that lead outside.
+func confine(imports, path string) (string, error) {
+	if path == "" {
+		return "", badRequest("a path in the job spec is empty")
+	}
+	if filepath.IsAbs(path) {
+		return "", badRequest("paths in a job spec must be relative to the imports folder")
+	}
+	joined := filepath.Join(imports, path)
+	real, err := filepath.EvalSymlinks(joined)
+	if err != nil {
+		return "", badRequest("no such file in the imports folder: " + path)
+	}
+	root, err := filepath.EvalSymlinks(imports)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(root, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", badRequest("paths in a job spec must stay inside the imports folder")
+	}
+	return real, nil
+}
+
+func (s *Server) createJob(c *gin.Context) {
+	k := caller(c)
+	if s.cfg.Imports == "" || s.cfg.Keyring == "" {
+		s.fail(c, badRequest("this server runs no jobs: it was started without --imports and a keyring"))
+		return
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	spec, err := pipeline.Parse(body)
+	if err != nil {
+		s.fail(c, &requestError{code: "bad_job", message: "job spec: " + err.Error()})
+		return
+	}
+	if spec.Keyring != "" {
+		s.fail(c, &requestError{code: "bad_job", message: "job spec: keyring is set by the server"})
+		return
+	}
+	if spec.Source.Path, err = confine(s.cfg.Imports, spec.Source.Path); err != nil {
+		s.auditQuiet(c, store.AuditEntry{Principal: k.Name, Role: k.Role, Action: "jobs.create",
+			Dataset: spec.Output.Dataset, Outcome: "refused", Detail: "source outside imports"})
+		s.fail(c, err)
+		return
+	}
+	if spec.Erasure != nil {
+		if spec.Erasure.Path, err = confine(s.cfg.Imports, spec.Erasure.Path); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	spec.Keyring = s.cfg.Keyring
+
+	jb := &job{jobView: jobView{ID: newJobID(), Principal: k.Name, Dataset: spec.Output.Dataset,
+		Status: "running", StartedAt: time.Now().UTC()}}
+	s.jobs.mu.Lock()
+	s.jobs.byID[jb.ID] = jb
+	s.jobs.mu.Unlock()
+	s.auditQuiet(c, store.AuditEntry{Principal: k.Name, Role: k.Role, Action: "jobs.create",
+		Dataset: spec.Output.Dataset, Outcome: "allowed", Detail: "job " + jb.ID})
+
+	// The job outlives the request: it runs on the server's context.
+	s.jobs.wg.Add(1)
+	go func() {
+		defer s.jobs.wg.Done()
+		m, err := pipeline.Run(context.WithoutCancel(c.Request.Context()), spec, s.cat,
+			pipeline.Options{Logger: s.log, OnProgress: func(n int64) { jb.read.Store(n) }})
+		s.jobs.mu.Lock()
+		defer s.jobs.mu.Unlock()
+		jb.Manifest = m
+		switch {
+		case err == nil:
+			jb.Status = "published"
+		case errors.Is(err, pipeline.ErrTooManyRejected):
+			jb.Status, jb.Error = "failed", m.Error
+		default:
+			jb.Status, jb.Error = "failed", "the job failed: "+publicJobError(err)
+			s.log.Error("job failed", "job", jb.ID, "err", err)
+		}
+		if m != nil {
+			jb.read.Store(m.Rows.Read)
+		}
+	}()
+	c.JSON(http.StatusAccepted, gin.H{"id": jb.ID, "status": jb.Status})
+}
+
+// publicJobError keeps the first line of a job error without server paths.
+func publicJobError(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	if strings.Contains(msg, string(os.PathSeparator)) {
+		return "see the server log"
+	}
+	return msg
+}
+
+func (s *Server) getJob(c *gin.Context) {
+	jb, ok := s.jobs.snapshot(c.Param("id"))
+	if !ok {
+		s.fail(c, store.ErrNotFound)
+		return
+	}
+	if jb.Manifest != nil {
+		// Paths on the server are not the client's business.
+		m := *jb.Manifest
+		m.Input.Path = filepath.Base(m.Input.Path)
+		jb.Manifest = &m
+	}
+	c.JSON(http.StatusOK, jb)
+}
+
+func newJobID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return "job_" + hex.EncodeToString(b)
+}
