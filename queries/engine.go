@@ -270,7 +270,8 @@ func (e *Engine) finish(ctx context.Context, req Request, ch store.Charge,
 	if err := decode(data, cached); err != nil {
 		return nil, err
 	}
-	b, err := e.cat.Balance(ctx, req.Principal, ch.Dataset)
+	// The charge has committed: the answer leaves even if ctx ends now.
+	b, err := e.cat.Balance(context.WithoutCancel(ctx), req.Principal, ch.Dataset)
 	if err != nil {
 		return nil, err
 	}

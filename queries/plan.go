@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -196,7 +197,7 @@ type inputStats struct {
 func (p *planned) execute(ctx context.Context, db *sql.DB, groups int) ([]groupRow, error) {
 	rows, err := db.QueryContext(ctx, p.sql)
 	if err != nil {
-		return nil, fmt.Errorf("running bounded query: %w", err)
+		return nil, duckError("running bounded query", ctx, err)
 	}
 	defer rows.Close()
 
@@ -221,7 +222,7 @@ func (p *planned) execute(ctx context.Context, db *sql.DB, groups int) ([]groupR
 			}
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("reading bounded query: %w", err)
+			return nil, duckError("reading bounded query", ctx, err)
 		}
 		for i, in := range p.inputs {
 			sq, ok := new(big.Int).SetString(squares[i], 10)
@@ -235,7 +236,26 @@ func (p *planned) execute(ctx context.Context, db *sql.DB, groups int) ([]groupR
 		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, duckError("reading bounded query", ctx, err)
+	}
+	return out, nil
+}
+
+// duckError keeps only the class of a DuckDB error ("Conversion Error"):
+// the rest can quote SQL, file paths and values, which must not reach
+// logs. When ctx has ended, its error is joined so callers see a timeout
+// or a cancellation rather than DuckDB's interruption.
+func duckError(doing string, ctx context.Context, err error) error {
+	msg := err.Error()
+	if i := strings.IndexAny(msg, ":\n"); i > 0 {
+		msg = msg[:i]
+	}
+	out := fmt.Errorf("%s: %s", doing, msg)
+	if ctx.Err() != nil {
+		return errors.Join(ctx.Err(), out)
+	}
+	return out
 }
 
 // scaledValues turns a DuckDB list of fixed-point integers into values.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -92,17 +93,32 @@ func (s *Server) createKey(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	secret, k, err := s.cat.CreateKey(c.Request.Context(), req.Name, req.Role)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			s.fail(c, err)
-			return
-		}
-		s.fail(c, badRequest("name must be 1-64 letters, digits, '-', '.' or '_', and role one of "+
-			"analyst, engineer, partner, admin"))
+	if err := store.ValidateKeyName(req.Name); err != nil {
+		s.fail(c, badRequest("name must start with a lower-case letter and hold only a-z, 0-9, "+
+			"'_', '.' or '-' (at most 64)"))
 		return
 	}
-	s.adminAudit(c, "keys.create", "", "key "+k.ID+" role "+k.Role+" for "+k.Name)
+	if err := store.ValidateRole(req.Role); err != nil {
+		s.fail(c, badRequest("role must be one of analyst, engineer, partner, admin"))
+		return
+	}
+	ctx := c.Request.Context()
+	secret, k, err := s.cat.CreateKey(ctx, req.Name, req.Role)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// A key nobody can find in the audit trail must not stay valid.
+	admin := caller(c)
+	if _, err := s.cat.AppendAudit(ctx, nil, store.AuditEntry{Principal: admin.Name,
+		Role: admin.Role, Action: "keys.create", Outcome: store.OutcomeAllowed,
+		Detail: "key " + k.ID + " role " + k.Role + " for " + k.Name}); err != nil {
+		if _, rerr := s.cat.RevokeKey(context.WithoutCancel(ctx), k.ID); rerr != nil {
+			s.log.Error("revoking unaudited key", "key_id", k.ID, "err", rerr)
+		}
+		s.fail(c, err)
+		return
+	}
 	c.JSON(http.StatusCreated, gin.H{"key": secret, "id": k.ID, "name": k.Name, "role": k.Role,
 		"note": "the key is shown once; store it now"})
 }
@@ -158,8 +174,11 @@ func (s *Server) setGrant(c *gin.Context) {
 		return
 	}
 	if err := s.cat.SetGrant(ctx, req.Name, req.Dataset, store.Amount{Epsilon: req.Epsilon,
-		Delta: req.Delta}); err != nil {
+		Delta: req.Delta}); errors.Is(err, store.ErrBelowSpent) {
 		s.fail(c, badRequest("the grant cannot go below what was already spent"))
+		return
+	} else if err != nil {
+		s.fail(c, err)
 		return
 	}
 	s.adminAudit(c, "grants.set", req.Dataset, "grant for "+req.Name+" ε="+

@@ -137,11 +137,13 @@ func (s *Server) createJob(c *gin.Context) {
 	s.auditQuiet(c, store.AuditEntry{Principal: k.Name, Role: k.Role, Action: "jobs.create",
 		Dataset: spec.Output.Dataset, Outcome: "allowed", Detail: "job " + jb.ID})
 
-	// The job outlives the request: it runs on the server's context.
+	// The job outlives the request: it runs on the server's context. Take
+	// it now: gin reuses c for another request once this handler returns.
+	ctx := context.WithoutCancel(c.Request.Context())
 	s.jobs.wg.Add(1)
 	go func() {
 		defer s.jobs.wg.Done()
-		m, err := pipeline.Run(context.WithoutCancel(c.Request.Context()), spec, s.cat,
+		m, err := pipeline.Run(ctx, spec, s.cat,
 			pipeline.Options{Logger: s.log, OnProgress: func(n int64) { jb.read.Store(n) }})
 		s.jobs.mu.Lock()
 		defer s.jobs.mu.Unlock()

@@ -97,7 +97,7 @@ func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // decodeJSON reads a JSON body strictly: unknown fields are errors.

@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -106,8 +105,13 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("imports %q is not a folder", c.Imports)
 		}
 	}
-	if c.BodyLimit < 1024 || c.RatePerSecond < 0 || c.Burst < 1 {
-		return errors.New("body limit must be >= 1024 bytes, rate >= 0 and burst >= 1")
+	switch {
+	case c.BodyLimit < 1024:
+		return fmt.Errorf("body limit %d: must be >= 1024 bytes", c.BodyLimit)
+	case !(c.RatePerSecond >= 0):
+		return fmt.Errorf("rate %g: must be >= 0 requests per second", c.RatePerSecond)
+	case c.Burst < 1:
+		return fmt.Errorf("burst %d: must be >= 1", c.Burst)
 	}
 	return nil
 }
@@ -204,7 +208,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	if !strings.HasPrefix(s.cfg.Addr, "127.") && s.cfg.TLSCert == "" && s.cfg.Insecure {
+	host, _, _ := net.SplitHostPort(s.cfg.Addr)
+	if !isLoopback(host) && s.cfg.TLSCert == "" && s.cfg.Insecure {
 		s.log.Warn("serving plain HTTP on a non-loopback address: API keys and answers travel in clear",
 			"addr", s.cfg.Addr)
 	}

@@ -7,7 +7,7 @@
 // it, transactionally, and answers lookups.
 //
 // Sentinel errors: ErrNotFound, ErrConflict, ErrSchemaTooNew, ErrLocked,
-// ErrUnknownKey.
+// ErrUnknownKey, ErrBelowSpent.
 package store
 
 import (

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// ErrBelowSpent is returned when a grant would be set below what its
+// principal already spent.
+var ErrBelowSpent = errors.New("grant below what was spent")
+
 // Amount is an amount of privacy budget: ε and δ. The store adds amounts
 // up; what they mean and whether one covers another is the caller's rule.
 type Amount struct {
@@ -69,8 +73,8 @@ func (c *Catalog) SetGrant(ctx context.Context, principal, dataset string, a Amo
 		return err
 	}
 	if a.Epsilon < b.Spent.Epsilon || a.Delta < b.Spent.Delta {
-		return fmt.Errorf("grant of ε=%g δ=%g is below what %s already spent on %s (ε=%g δ=%g)",
-			a.Epsilon, a.Delta, principal, dataset, b.Spent.Epsilon, b.Spent.Delta)
+		return fmt.Errorf("grant of ε=%g δ=%g is below what %s already spent on %s (ε=%g δ=%g): %w",
+			a.Epsilon, a.Delta, principal, dataset, b.Spent.Epsilon, b.Spent.Delta, ErrBelowSpent)
 	}
 	_, err = c.db.ExecContext(ctx, `INSERT INTO grants VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (principal, dataset) DO UPDATE SET epsilon = excluded.epsilon,

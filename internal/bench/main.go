@@ -24,6 +24,9 @@ type config struct {
 	rssRows int    // rows of the memory check export; 0 skips it
 	rounds  int    // alternating rounds per comparison
 	queries int    // DP queries measured
+
+	httpClients  int // concurrent clients of the HTTP benchmark
+	httpRequests int // queries sent over HTTP; 0 skips the benchmark
 }
 
 func main() {
@@ -34,6 +37,8 @@ func main() {
 	flag.IntVar(&cfg.rssRows, "rss-rows", 10_000_000, "rows of the export for the memory check (0 skips)")
 	flag.IntVar(&cfg.rounds, "rounds", 2, "alternating rounds per comparison")
 	flag.IntVar(&cfg.queries, "queries", 21, "DP queries measured (p50)")
+	flag.IntVar(&cfg.httpClients, "http-clients", 16, "concurrent clients of the HTTP benchmark")
+	flag.IntVar(&cfg.httpRequests, "http-requests", 400, "queries sent over HTTP (0 skips)")
 	flag.Parse()
 
 	if err := run(context.Background(), cfg); err != nil {
@@ -59,6 +64,9 @@ func run(ctx context.Context, cfg config) error {
 	}
 	if err := benchQueries(ctx, cfg); err != nil {
 		return fmt.Errorf("queries: %w", err)
+	}
+	if err := benchServer(ctx, cfg); err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 	if cfg.rssRows > 0 {
 		if err := benchMemory(ctx, cfg); err != nil {
