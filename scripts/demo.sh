@@ -43,7 +43,28 @@ echo "maya's key: ${KEY:0:8}… (shown once, stored hashed)"
 "$HAZE" budget grant --data-dir data --name maya --dataset bookings --epsilon 3 --delta 1e-5
 "$HAZE" budget cap --data-dir data --dataset bookings --epsilon 10 --delta 1e-4
 
-step "6. Start the API server on 127.0.0.1:$PORT"
+step "6. An alliance: three partner airlines, each with its own data, keys and identity"
+PARTNERS="aa ba ib"
+seed=100
+for p in $PARTNERS; do
+  seed=$((seed + 1))
+  mkdir -p "partners/$p/exports" "partners/$p/keys"
+  "$HAZE" gen --rows 30000 --seed "$seed" --out "partners/$p/exports/crm.csv" >/dev/null
+  [ -f "partners/$p/keys/keyring.json" ] ||
+    "$HAZE" keyring init --out "partners/$p/keys/keyring.json" --key crm-2026 >/dev/null
+  sed -e '/^erasure:/d' "$ROOT/examples/bookings.yaml" > "partners/$p/job.yaml"
+  rm -rf "partners/$p/data" "partners/$p/identity.json" "partners/$p/identity.pub.json"
+  "$HAZE" pipeline run --job "partners/$p/job.yaml" --data-dir "partners/$p/data" | grep published
+  "$HAZE" federated identity --name "$p" --out "partners/$p/identity.json" >/dev/null
+  "$HAZE" federated partner add --data-dir data --public "partners/$p/identity.pub.json"
+  "$HAZE" keys create --data-dir data --name "$p" --role partner 2>/dev/null | tail -1 > "partners/$p/api-key"
+done
+ROUND="alliance-2026-11-$(date +%s)"
+"$HAZE" federated round create --data-dir data --id "$ROUND" --period 2026-11 \
+  --partners aa,ba,ib --min-partners 3 --epsilon 1 --delta 1e-6 \
+  --statistic "$ROOT/examples/alliance-statistic.json" --deadline 10m
+
+step "7. Start the API server on 127.0.0.1:$PORT"
 "$HAZE" serve --data-dir data --addr "127.0.0.1:$PORT" --imports exports \
   --keyring keys/keyring.json 2> server.log &
 SERVER=$!
@@ -56,7 +77,7 @@ curl -fsS "http://127.0.0.1:$PORT/readyz"; echo
 
 ask() { "$HAZE" query --url "http://127.0.0.1:$PORT" --api-key "$KEY" "$@"; }
 
-step "7. Marketing questions over HTTP, answered only with differential privacy"
+step "8. Marketing questions over HTTP, answered only with differential privacy"
 echo "-- passengers per home airport and tier (top 10)"
 ask --epsilon 0.5 \
   "SELECT home_airport, ff_tier, COUNT(DISTINCT passenger_id) AS passengers
@@ -80,8 +101,18 @@ echo
 echo "-- a question that would single people out is refused"
 ask --epsilon 0.5 "SELECT passenger_id, COUNT(*) FROM bookings GROUP BY passenger_id" || true
 
-step "8. maya's budget, as the API reports it"
+step "9. maya's budget, as the API reports it"
 curl -fsS -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/v1/budget"; echo
+
+step "10. Each partner computes its totals locally, adds its share of the noise, masks and submits"
+for p in $PARTNERS; do
+  "$HAZE" federated submit --coordinator "http://127.0.0.1:$PORT" --key "$(cat partners/$p/api-key)" \
+    --identity "partners/$p/identity.json" --round "$ROUND" --data-dir "partners/$p/data"
+done
+echo
+echo "-- alliance totals (aggregate 0: bookings, 1: fare revenue); no partner's own totals are visible"
+"$HAZE" federated result --coordinator "http://127.0.0.1:$PORT" --key "$(cat partners/aa/api-key)" \
+  --round "$ROUND"
 
 kill $SERVER; wait $SERVER 2>/dev/null || true
 trap - EXIT

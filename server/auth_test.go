@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"haze/federated"
 	"net/http"
 	"slices"
 	"strings"
@@ -47,6 +48,14 @@ func (e *env) routeCalls() map[string]routeCall {
 		"GET /v1/caps": {"/v1/caps", nil, http.StatusOK},
 		"POST /v1/caps": {"/v1/caps", map[string]any{"dataset": testDataset, "epsilon": 100},
 			http.StatusOK},
+		"POST /v1/partners":         {"/v1/partners", newPartnerRecord(), http.StatusCreated},
+		"GET /v1/partners":          {"/v1/partners", nil, http.StatusOK},
+		"POST /v1/rounds":           {"/v1/rounds", map[string]any{"id": "r-1", "partners": []string{"nobody"}}, http.StatusBadRequest},
+		"GET /v1/rounds/:id":        {"/v1/rounds/r-404", nil, http.StatusNotFound},
+		"GET /v1/rounds/:id/result": {"/v1/rounds/r-404/result", nil, http.StatusNotFound},
+		"POST /v1/rounds/:id/submissions": {"/v1/rounds/r-404/submissions",
+			map[string]any{"round_id": "r-404", "partner": "par"}, http.StatusNotFound},
+
 		"GET /v1/audit":        {"/v1/audit", nil, http.StatusOK},
 		"GET /v1/audit/verify": {"/v1/audit/verify", nil, http.StatusOK},
 	}
@@ -176,4 +185,13 @@ func TestUnknownRoutes(t *testing.T) {
 			wantError(t, resp, body, tt.status, tt.code)
 		})
 	}
+}
+
+// newPartnerRecord is the public record of a fresh partner identity.
+func newPartnerRecord() federated.Partner {
+	id, err := federated.NewIdentity("partner-" + unknownKey()[3:9])
+	if err != nil {
+		panic(err)
+	}
+	return id.Public()
 }

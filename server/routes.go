@@ -22,6 +22,10 @@ var (
 	readers   = []string{store.RoleAnalyst, store.RoleEngineer, store.RoleAdmin}
 	engineers = []string{store.RoleEngineer}
 	admins    = []string{store.RoleAdmin}
+
+	partners       = []string{store.RolePartner}
+	partnersAdmins = []string{store.RolePartner, store.RoleAdmin}
+	resultReaders  = []string{store.RolePartner, store.RoleAdmin, store.RoleAnalyst}
 )
 
 // table lists every route; the router, the role checks and the OpenAPI
@@ -40,6 +44,13 @@ func (s *Server) table() []route {
 
 		{"POST", "/v1/jobs", engineers, "Run a pipeline job spec over an export in the imports folder", s.createJob},
 		{"GET", "/v1/jobs/:id", engineers, "A job's status, progress and manifest", s.getJob},
+
+		{"POST", "/v1/partners", admins, "Register a federated partner's public keys", s.addPartner},
+		{"GET", "/v1/partners", partnersAdmins, "List registered partners", s.listPartners},
+		{"POST", "/v1/rounds", admins, "Open a federated round over registered partners", s.createRound},
+		{"GET", "/v1/rounds/:id", partnersAdmins, "A round's description and status", s.getRound},
+		{"POST", "/v1/rounds/:id/submissions", partners, "Submit a partner's masked, signed vector", s.submit},
+		{"GET", "/v1/rounds/:id/result", resultReaders, "A released round's noisy totals", s.roundResult},
 
 		{"GET", "/v1/keys", admins, "List API keys", s.listKeys},
 		{"POST", "/v1/keys", admins, "Create an API key (shown once)", s.createKey},

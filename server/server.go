@@ -22,6 +22,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"haze/federated"
 	"haze/queries"
 	"haze/store"
 )
@@ -134,6 +135,8 @@ type Server struct {
 	metrics *metrics
 	jobs    *jobs
 	log     *slog.Logger
+
+	coordinator *federated.Coordinator
 }
 
 // New returns a server over cat and engine; the caller closes both after
@@ -153,7 +156,7 @@ func New(cfg Config, cat *store.Catalog, engine *queries.Engine) (*Server, error
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, cat: cat, engine: engine, log: cfg.Logger,
 		limits: newLimiter(cfg.RatePerSecond, cfg.Burst), metrics: newMetrics(),
-		jobs: newJobs()}
+		jobs: newJobs(), coordinator: federated.NewCoordinator(federated.NewCatalogStore(cat), time.Now)}
 	s.router = s.routes()
 	return s, nil
 }

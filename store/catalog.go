@@ -47,6 +47,9 @@ type Catalog struct {
 	// publishMu serialises publishes, so a lost race is ErrConflict.
 	publishMu sync.Mutex
 
+	// roundsMu serialises changes to federated rounds.
+	roundsMu sync.Mutex
+
 	// ledgerMu serialises budget charges: DuckDB's optimistic transactions
 	// would let two charges read the same balance and both commit.
 	ledgerMu sync.Mutex
@@ -176,6 +179,24 @@ var migrations = []string{
 		detail    VARCHAR NOT NULL,
 		prev_hash VARCHAR NOT NULL,
 		hash      VARCHAR NOT NULL
+	);`,
+	// 4: federated rounds and their signed submissions, as JSON records
+	// the federated package defines.
+	`CREATE TABLE rounds (
+		id     VARCHAR PRIMARY KEY,
+		period VARCHAR NOT NULL,
+		record VARCHAR NOT NULL
+	);
+	CREATE TABLE partners (
+		name    VARCHAR PRIMARY KEY,
+		partner VARCHAR NOT NULL
+	);
+	CREATE TABLE round_submissions (
+		round_id   VARCHAR NOT NULL,
+		partner    VARCHAR NOT NULL,
+		seq        BIGINT NOT NULL,
+		submission VARCHAR NOT NULL,
+		PRIMARY KEY (round_id, partner)
 	);`,
 }
 
