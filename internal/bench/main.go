@@ -25,6 +25,8 @@ type config struct {
 	rounds  int    // alternating rounds per comparison
 	queries int    // DP queries measured
 
+	fedPartners, fedCells int // size of the federated round
+
 	httpClients  int // concurrent clients of the HTTP benchmark
 	httpRequests int // queries sent over HTTP; 0 skips the benchmark
 }
@@ -37,6 +39,8 @@ func main() {
 	flag.IntVar(&cfg.rssRows, "rss-rows", 10_000_000, "rows of the export for the memory check (0 skips)")
 	flag.IntVar(&cfg.rounds, "rounds", 2, "alternating rounds per comparison")
 	flag.IntVar(&cfg.queries, "queries", 21, "DP queries measured (p50)")
+	flag.IntVar(&cfg.fedPartners, "fed-partners", 50, "partners of the federated round")
+	flag.IntVar(&cfg.fedCells, "fed-cells", 10_000, "cells of the federated round (even)")
 	flag.IntVar(&cfg.httpClients, "http-clients", 16, "concurrent clients of the HTTP benchmark")
 	flag.IntVar(&cfg.httpRequests, "http-requests", 400, "queries sent over HTTP (0 skips)")
 	flag.Parse()
@@ -67,6 +71,9 @@ func run(ctx context.Context, cfg config) error {
 	}
 	if err := benchServer(ctx, cfg); err != nil {
 		return fmt.Errorf("server: %w", err)
+	}
+	if err := benchFederated(ctx, cfg); err != nil {
+		return fmt.Errorf("federated: %w", err)
 	}
 	if cfg.rssRows > 0 {
 		if err := benchMemory(ctx, cfg); err != nil {
