@@ -48,10 +48,11 @@ type Submission struct {
 // pairwise masks shared with every other roster partner, and signs. The
 // contribution indicators are masked the same way, without noise.
 //
-// Each call draws fresh noise. A partner must make at most one submission
-// per round id and charge its own privacy budget (ε, δ) for each
-// submission it sends, released or not: a coordinator colluding with all
-// other partners can see a submission's noisy values.
+// Prepare spreads its work, the noise and the masks, over up to GOMAXPROCS
+// goroutines. Each call draws fresh noise. A partner must make at most one
+// submission per round id and charge its own privacy budget (ε, δ) for
+// each submission it sends, released or not: a coordinator colluding with
+// all other partners can see a submission's noisy values.
 //
 // Errors: a *ParamError if r does not validate; ErrUnknownPartner if id is
 // not in the roster or its keys differ from its roster entry; ErrMalformed
