@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -23,7 +24,7 @@ import (
 func federatedCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "federated", Short: "Alliance statistics by masked secure sum"}
 	cmd.AddCommand(identityCommand(), partnerCommand(), roundCommand(), submitCommand(),
-		resultCommand())
+		resultCommand(), localCommand())
 	return cmd
 }
 
@@ -227,6 +228,65 @@ func runSubmit(ctx context.Context, cfg submitConfig, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%s submitted %d masked cells to round %s\n", mine.Name, len(exact), r.ID)
 	return nil
+}
+
+// localCell is one cell of a partner's own exact aggregate.
+type localCell struct {
+	Keys      []string `json:"keys"`
+	Aggregate int      `json:"aggregate"`
+	Value     float64  `json:"value"`
+}
+
+func localCommand() *cobra.Command {
+	var cfg submitConfig
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Print this partner's own exact aggregate for a round as JSON (it never leaves this machine)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			var rec federated.Record
+			if err := apiCall(ctx, cfg.coordinator, cfg.key, http.MethodGet, "/v1/rounds/"+cfg.round,
+				nil, &rec); err != nil {
+				return err
+			}
+			r := rec.Round
+			if rec.Hash != r.Hash() {
+				return errors.New("the coordinator's round hash does not match its description")
+			}
+			cat, err := store.Open(ctx, cfg.dataDir)
+			if err != nil {
+				return err
+			}
+			defer cat.Close()
+			eng, err := queries.NewEngine(cat, queries.Config{})
+			if err != nil {
+				return err
+			}
+			defer eng.Close()
+			exact, _, err := federated.LocalAggregate(ctx, eng, cat, r)
+			if err != nil {
+				return err
+			}
+			cells := make([]localCell, len(exact))
+			for i, v := range exact {
+				keys, a := r.Cell(i)
+				unit := 1.0
+				if r.Statistic.Aggregates[a].Kind == federated.KindSum {
+					unit = math.Pow10(-r.Statistic.Scale)
+				}
+				cells[i] = localCell{Keys: keys, Aggregate: a, Value: float64(v) * unit}
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{"round": r.ID, "cells": cells})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.coordinator, "coordinator", os.Getenv("HAZE_URL"), "coordinator URL ($HAZE_URL)")
+	f.StringVar(&cfg.key, "key", os.Getenv("HAZE_API_KEY"), "this partner's API key ($HAZE_API_KEY)")
+	f.StringVar(&cfg.round, "round", "", "round id (required)")
+	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "this partner's own data directory")
+	return cmd
 }
 
 func resultCommand() *cobra.Command {
