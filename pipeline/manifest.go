@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"haze/anonymize"
 	"haze/store"
 )
 
@@ -45,6 +46,8 @@ type Manifest struct {
 	Quarantine     []FileInfo      `json:"quarantine"`
 	// QuarantineReasons counts quarantined rows by reason.
 	QuarantineReasons map[string]int64 `json:"quarantine_reasons,omitempty"`
+	// Risk is the re-identification risk report, when the spec asks.
+	Risk *anonymize.RiskReport `json:"risk,omitempty"`
 	// Error says why a failed run did not publish.
 	Error string `json:"error,omitempty"`
 }
@@ -58,7 +61,7 @@ type Input struct {
 }
 
 // Rows are a run's row counts. Read = Published + Rejected + Quarantined +
-// FilteredByConsent + Erased.
+// FilteredByConsent + Erased + Suppressed.
 type Rows struct {
 	Read              int64 `json:"read"`
 	Published         int64 `json:"published"`
@@ -66,6 +69,9 @@ type Rows struct {
 	Quarantined       int64 `json:"quarantined_by_policy"`
 	FilteredByConsent int64 `json:"filtered_by_consent"`
 	Erased            int64 `json:"erased"`
+	// Suppressed rows were in equivalence classes below the risk spec's k
+	// and went to quarantine.
+	Suppressed int64 `json:"suppressed_for_risk"`
 	// ErasureSubjects is the number of distinct subjects in the list.
 	ErasureSubjects int64 `json:"erasure_subjects"`
 	// RejectedShare is (Rejected + Quarantined) / Read.
@@ -115,6 +121,9 @@ func (m *Manifest) Summary(w io.Writer) {
 	fmt.Fprintf(tw, "  quarantined by policy\t%d\n", m.Rows.Quarantined)
 	fmt.Fprintf(tw, "  filtered by consent\t%d\n", m.Rows.FilteredByConsent)
 	fmt.Fprintf(tw, "  erased\t%d (of %d subjects listed)\n", m.Rows.Erased, m.Rows.ErasureSubjects)
+	if m.Rows.Suppressed > 0 {
+		fmt.Fprintf(tw, "  suppressed for risk\t%d\n", m.Rows.Suppressed)
+	}
 	fmt.Fprintf(tw, "rejected share\t%.4f%%\n", 100*m.Rows.RejectedShare)
 	names := make([]string, len(m.DroppedColumns))
 	for i, d := range m.DroppedColumns {
@@ -124,4 +133,8 @@ func (m *Manifest) Summary(w io.Writer) {
 	fmt.Fprintf(tw, "key\t%s\n", m.KeyID)
 	fmt.Fprintf(tw, "duration\t%.2fs (%.0f rows/s)\n", m.Seconds, float64(m.Rows.Read)/max(m.Seconds, 1e-9))
 	tw.Flush()
+	if m.Risk != nil {
+		fmt.Fprintln(w, "re-identification risk:")
+		m.Risk.WriteTable(w)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -185,6 +186,11 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Ma
 	m.Rows.Read = res.counts.Read + res.readerRejects
 	if m.Rows.Read > 0 {
 		m.Rows.RejectedShare = float64(m.Rows.Rejected+m.Rows.Quarantined) / float64(m.Rows.Read)
+	}
+	if spec.Risk != nil {
+		if err := assessRun(ctx, spec, tmp, unitOutput(spec), m, opts.Allocator); err != nil {
+			return nil, err
+		}
 	}
 	h := <-hashDone
 	if h.err != nil {
@@ -369,4 +375,45 @@ func hashFile(path string) <-chan hashResult {
 		out <- hashResult{sum: hex.EncodeToString(h.Sum(nil))}
 	}()
 	return out
+}
+
+// assessRun adds the risk report to a finished run and, when asked,
+// suppresses the rows of classes below k before anything is published.
+func assessRun(ctx context.Context, spec *Spec, dir, unit string, m *Manifest,
+	mem memory.Allocator) error {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	paths := func() []string {
+		out := make([]string, len(m.Files))
+		for i, f := range m.Files {
+			out[i] = filepath.Join(dir, f.Path)
+		}
+		return out
+	}
+	report, err := AssessRisk(ctx, db, paths(), unit, *spec.Risk)
+	if err != nil {
+		return err
+	}
+	if spec.Risk.Suppress && report.ClassesBelowK > 0 {
+		moved, files, quar, err := suppress(ctx, dir, unit, *spec.Risk, m.Files, mem)
+		if err != nil {
+			return err
+		}
+		m.Files = files
+		m.Quarantine = append(m.Quarantine, quar)
+		m.Rows.Published -= moved
+		m.Rows.Suppressed = moved
+		m.QuarantineReasons[fmt.Sprintf("suppressed: equivalence class of fewer than %d people",
+			report.K)] += moved
+		after, err := AssessRisk(ctx, db, paths(), unit, *spec.Risk)
+		if err != nil {
+			return err
+		}
+		report.Suppressed, report.After = true, &after
+	}
+	m.Risk = &report
+	return nil
 }

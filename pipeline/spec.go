@@ -58,6 +58,10 @@ type Spec struct {
 	Columns Columns `yaml:"columns"`
 	// DP holds the dataset's default contribution bounds for DP queries.
 	DP *DPBounds `yaml:"dp"`
+	// Risk asks for a re-identification risk report (k-anonymity and
+	// l-diversity) on quasi-identifier output columns, and optionally
+	// suppresses the rows of classes below k. Optional.
+	Risk *anonymize.RiskSpec `yaml:"risk"`
 
 	dir string // folder relative paths are resolved against
 }
@@ -216,6 +220,22 @@ func (s *Spec) Validate() error {
 	}
 	if e := s.Erasure; e != nil && e.Path == "" {
 		return errors.New("erasure.path is required")
+	}
+	if r := s.Risk; r != nil {
+		if err := r.Validate(); err != nil {
+			return err
+		}
+		outputs := map[string]bool{}
+		for _, c := range s.Columns {
+			if c.Policy.Action != anonymize.ActionDrop {
+				outputs[c.OutputName()] = true
+			}
+		}
+		for _, q := range append(slices.Clone(r.QuasiIdentifiers), r.Sensitive) {
+			if q != "" && !outputs[q] {
+				return fmt.Errorf("risk: %q is not a published column (name output columns)", q)
+			}
+		}
 	}
 	if d := s.DP; d != nil {
 		if d.MaxGroupsContributed < 0 || d.MaxContributionsPerGroup < 0 {

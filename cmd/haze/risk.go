@@ -1,0 +1,57 @@
+package main
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"haze/anonymize"
+	"haze/pipeline"
+	"haze/store"
+)
+
+func riskCommand() *cobra.Command {
+	var dataDir, dataset string
+	var spec anonymize.RiskSpec
+	cmd := &cobra.Command{
+		Use:   "risk",
+		Short: "Report re-identification risk (k-anonymity, l-diversity) of a published dataset",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dataset == "" {
+				return errors.New("--dataset is required")
+			}
+			return withCatalog(cmd.Context(), dataDir, func(cat *store.Catalog) error {
+				v, err := cat.Current(cmd.Context(), dataset)
+				if err != nil {
+					return err
+				}
+				files, err := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
+				if err != nil || len(files) == 0 {
+					return fmt.Errorf("dataset %s version %d has no data files", dataset, v.Version)
+				}
+				db, err := sql.Open("duckdb", "")
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				r, err := pipeline.AssessRisk(cmd.Context(), db, files, v.PrivacyUnit, spec)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "dataset %s version %d\n", dataset, v.Version)
+				r.WriteTable(cmd.OutOrStdout())
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+	f.StringVar(&dataset, "dataset", "", "dataset (required)")
+	f.StringSliceVar(&spec.QuasiIdentifiers, "qi", nil, "quasi-identifier columns (required)")
+	f.Int64Var(&spec.K, "k", 5, "smallest class size wanted, in people")
+	f.StringVar(&spec.Sensitive, "sensitive", "", "column whose diversity per class is reported")
+	return cmd
+}
