@@ -51,15 +51,7 @@ func (e *Engine) Bounded(ctx context.Context, sql string, opts Options) ([]Bound
 	if err != nil {
 		return nil, err
 	}
-	files, err := e.dataFiles(v)
-	if err != nil {
-		return nil, err
-	}
-	p, err := plan(q, t, files, s)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := p.execute(ctx, e.db, len(q.Groups))
+	p, rows, err := e.run(ctx, q, t, v, s)
 	if err != nil {
 		return nil, err
 	}

@@ -199,19 +199,29 @@ func (e *Engine) dataFiles(v store.Version) ([]string, error) {
 // compute runs the bounded query and adds noise.
 func (e *Engine) compute(ctx context.Context, q *Query, t Table, v store.Version,
 	s *settings) (*Answer, error) {
-	files, err := e.dataFiles(v)
-	if err != nil {
-		return nil, err
-	}
-	p, err := plan(q, t, files, s)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := p.execute(ctx, e.db, len(q.Groups))
+	p, rows, err := e.run(ctx, q, t, v, s)
 	if err != nil {
 		return nil, err
 	}
 	return e.release(q, t, v, s, p, rows)
+}
+
+// run plans the bounded query over the version's files and runs it.
+func (e *Engine) run(ctx context.Context, q *Query, t Table, v store.Version,
+	s *settings) (*planned, []groupRow, error) {
+	files, err := e.dataFiles(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := plan(q, t, files, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := p.execute(ctx, e.db, len(q.Groups))
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, rows, nil
 }
 
 // chargeNew charges a freshly computed answer. When another request

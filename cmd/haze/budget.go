@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"haze/queries"
 	"haze/store"
 )
 
@@ -115,6 +116,19 @@ func withCatalog(ctx context.Context, dataDir string, f func(*store.Catalog) err
 	}
 	defer cat.Close()
 	return f(cat)
+}
+
+// withEngine opens the catalog of dataDir and a query engine over it for f.
+func withEngine(ctx context.Context, dataDir string, limits queries.Limits,
+	f func(*store.Catalog, *queries.Engine) error) error {
+	return withCatalog(ctx, dataDir, func(cat *store.Catalog) error {
+		eng, err := queries.NewEngine(cat, queries.Config{Limits: limits})
+		if err != nil {
+			return err
+		}
+		defer eng.Close()
+		return f(cat, eng)
+	})
 }
 
 func showBudgets(ctx context.Context, cat *store.Catalog, name, dataset string, out io.Writer) error {

@@ -177,18 +177,10 @@ func runSubmit(ctx context.Context, cfg submitConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var rec federated.Record
-	if err := apiCall(ctx, cfg.coordinator, cfg.key, http.MethodGet, "/v1/rounds/"+cfg.round, nil, &rec); err != nil {
-		return err
-	}
-
 	// Check the round before computing anything on our data.
-	r := rec.Round
-	if err := r.Validate(); err != nil {
-		return fmt.Errorf("the coordinator's round is invalid: %w", err)
-	}
-	if rec.Hash != r.Hash() {
-		return errors.New("the coordinator's round hash does not match its description")
+	r, err := fetchRound(ctx, cfg)
+	if err != nil {
+		return err
 	}
 	mine := id.Public()
 	inRoster := false
@@ -204,30 +196,39 @@ func runSubmit(ctx context.Context, cfg submitConfig, out io.Writer) error {
 		return fmt.Errorf("round %s releases cells of fewer than %d partners", r.ID, federated.MinRoster)
 	}
 
-	cat, err := store.Open(ctx, cfg.dataDir)
-	if err != nil {
-		return err
+	return withEngine(ctx, cfg.dataDir, queries.Limits{}, func(cat *store.Catalog, eng *queries.Engine) error {
+		exact, contributes, err := federated.LocalAggregate(ctx, eng, cat, r)
+		if err != nil {
+			return err
+		}
+		sub, err := federated.Prepare(id, r, exact, contributes)
+		if err != nil {
+			return err
+		}
+		if err := apiCall(ctx, cfg.coordinator, cfg.key, http.MethodPost,
+			"/v1/rounds/"+cfg.round+"/submissions", sub, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s submitted %d masked cells to round %s\n", mine.Name, len(exact), r.ID)
+		return nil
+	})
+}
+
+// fetchRound reads a round from the coordinator and checks that its hash
+// matches its description.
+func fetchRound(ctx context.Context, cfg submitConfig) (federated.Round, error) {
+	var rec federated.Record
+	if err := apiCall(ctx, cfg.coordinator, cfg.key, http.MethodGet, "/v1/rounds/"+cfg.round,
+		nil, &rec); err != nil {
+		return federated.Round{}, err
 	}
-	defer cat.Close()
-	eng, err := queries.NewEngine(cat, queries.Config{})
-	if err != nil {
-		return err
+	if err := rec.Round.Validate(); err != nil {
+		return federated.Round{}, fmt.Errorf("the coordinator's round is invalid: %w", err)
 	}
-	defer eng.Close()
-	exact, contributes, err := federated.LocalAggregate(ctx, eng, cat, r)
-	if err != nil {
-		return err
+	if rec.Hash != rec.Round.Hash() {
+		return federated.Round{}, errors.New("the coordinator's round hash does not match its description")
 	}
-	sub, err := federated.Prepare(id, r, exact, contributes)
-	if err != nil {
-		return err
-	}
-	if err := apiCall(ctx, cfg.coordinator, cfg.key, http.MethodPost,
-		"/v1/rounds/"+cfg.round+"/submissions", sub, nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "%s submitted %d masked cells to round %s\n", mine.Name, len(exact), r.ID)
-	return nil
+	return rec.Round, nil
 }
 
 // localCell is one cell of a partner's own exact aggregate.
@@ -244,27 +245,16 @@ func localCommand() *cobra.Command {
 		Short: "Print this partner's own exact aggregate for a round as JSON (it never leaves this machine)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			var rec federated.Record
-			if err := apiCall(ctx, cfg.coordinator, cfg.key, http.MethodGet, "/v1/rounds/"+cfg.round,
-				nil, &rec); err != nil {
-				return err
-			}
-			r := rec.Round
-			if rec.Hash != r.Hash() {
-				return errors.New("the coordinator's round hash does not match its description")
-			}
-			cat, err := store.Open(ctx, cfg.dataDir)
+			r, err := fetchRound(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			defer cat.Close()
-			eng, err := queries.NewEngine(cat, queries.Config{})
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			exact, _, err := federated.LocalAggregate(ctx, eng, cat, r)
-			if err != nil {
+			var exact []int64
+			if err := withEngine(ctx, cfg.dataDir, queries.Limits{},
+				func(cat *store.Catalog, eng *queries.Engine) error {
+					exact, _, err = federated.LocalAggregate(ctx, eng, cat, r)
+					return err
+				}); err != nil {
 				return err
 			}
 			cells := make([]localCell, len(exact))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,26 +74,18 @@ func runQuery(ctx context.Context, cfg queryConfig, text string, out io.Writer) 
 		}
 		return printAnswer(a, cfg, out)
 	}
-	cat, err := store.Open(ctx, cfg.dataDir)
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-	eng, err := queries.NewEngine(cat, queries.Config{Limits: queries.Limits{MaxEpsilon: cfg.maxEpsilon}})
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-
-	a, err := eng.Query(ctx, queries.Request{Principal: cfg.as, SQL: text, Options: opts})
-	if err != nil {
-		var qe *queries.Error
-		if errors.As(err, &qe) {
-			return fmt.Errorf("%s (%s)", qe.Message, qe.Code)
-		}
-		return err
-	}
-	return printAnswer(a, cfg, out)
+	return withEngine(ctx, cfg.dataDir, queries.Limits{MaxEpsilon: cfg.maxEpsilon},
+		func(_ *store.Catalog, eng *queries.Engine) error {
+			a, err := eng.Query(ctx, queries.Request{Principal: cfg.as, SQL: text, Options: opts})
+			if err != nil {
+				var qe *queries.Error
+				if errors.As(err, &qe) {
+					return fmt.Errorf("%s (%s)", qe.Message, qe.Code)
+				}
+				return err
+			}
+			return printAnswer(a, cfg, out)
+		})
 }
 
 func printAnswer(a *queries.Answer, cfg queryConfig, out io.Writer) error {
@@ -160,41 +151,13 @@ func remoteQuery(ctx context.Context, cfg queryConfig, text string, opts queries
 	if key == "" {
 		return nil, errors.New("--url needs an API key: --api-key or $HAZE_API_KEY")
 	}
-	body, err := json.Marshal(struct {
+	body := struct {
 		SQL string `json:"sql"`
 		queries.Options
-	}{text, opts})
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-		strings.TrimRight(cfg.url, "/")+"/v1/query", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("asking %s: %w", cfg.url, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
-			return nil, fmt.Errorf("%s (%s, HTTP %d)", e.Error.Message, e.Error.Code, resp.StatusCode)
-		}
-		return nil, fmt.Errorf("server answered HTTP %d", resp.StatusCode)
-	}
+	}{text, opts}
 	var a queries.Answer
-	if err := json.Unmarshal(data, &a); err != nil {
-		return nil, fmt.Errorf("decoding answer: %w", err)
+	if err := apiCall(ctx, cfg.url, key, http.MethodPost, "/v1/query", body, &a); err != nil {
+		return nil, err
 	}
 	return &a, nil
 }

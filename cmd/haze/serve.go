@@ -54,21 +54,13 @@ func envOr(name, def string) string {
 }
 
 func runServe(ctx context.Context, cfg serveConfig) error {
-	cat, err := store.Open(ctx, cfg.dataDir)
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-	eng, err := queries.NewEngine(cat, queries.Config{Limits: queries.Limits{MaxEpsilon: cfg.maxEpsilon}})
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-
 	cfg.server.Logger = newServerLogger()
-	srv, err := server.New(cfg.server, cat, eng)
-	if err != nil {
-		return err
-	}
-	return srv.ListenAndServe(ctx)
+	return withEngine(ctx, cfg.dataDir, queries.Limits{MaxEpsilon: cfg.maxEpsilon},
+		func(cat *store.Catalog, eng *queries.Engine) error {
+			srv, err := server.New(cfg.server, cat, eng)
+			if err != nil {
+				return err
+			}
+			return srv.ListenAndServe(ctx)
+		})
 }
