@@ -3,17 +3,24 @@ GO        ?= go
 TAGS      := -tags duckdb_arrow
 BIN       := bin/haze
 DEMO_DIR  ?= build/demo
+NOTEBOOKS_DIR ?= build/notebooks
 
-.PHONY: build test demo serve bench lint fmt clean
+.PHONY: build test demo notebooks serve bench lint fmt clean
 
 build:
 	$(GO) build $(TAGS) -o $(BIN) ./cmd/haze
 
 test:
 	$(GO) test $(TAGS) -count=1 -timeout 20m ./...
+	MAKE="$(MAKE)" ./scripts/test-notebooks.sh
 
 demo: build
 	DEMO_DIR=$(DEMO_DIR) HAZE=$(BIN) ./scripts/demo.sh
+
+# The notebooks in notebooks/, executed headless against a live server on
+# demo data; executed copies and their plots go to $(NOTEBOOKS_DIR).
+notebooks: build
+	NOTEBOOKS_DIR=$(NOTEBOOKS_DIR) HAZE=$(BIN) ./scripts/notebooks.sh
 
 serve: build
 	$(BIN) serve --data-dir $(DEMO_DIR)/data --imports $(DEMO_DIR)/exports \

@@ -7,27 +7,22 @@ HAZE=${HAZE:-bin/haze}
 DEMO_DIR=${DEMO_DIR:-build/demo}
 ROWS=${DEMO_ROWS:-200000}
 PORT=${DEMO_PORT:-18080}
-HAZE=$(cd "$(dirname "$HAZE")" && pwd)/$(basename "$HAZE")
 ROOT=$(pwd)
+. "$ROOT/scripts/lib.sh"
+HAZE=$(abs_path "$HAZE")
 
 rm -rf "$DEMO_DIR/data"   # a fresh catalog each run; the keyring is kept
 mkdir -p "$DEMO_DIR"/{exports,keys,requests}
 cd "$DEMO_DIR"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-
 step "1. Generate $ROWS rows of synthetic airline CRM bookings"
 "$HAZE" gen --rows "$ROWS" --seed 2026 --out exports/crm.csv
 
 step "2. A keyring with the pseudonymisation key (created once, mode 0600)"
-if [ ! -f keys/keyring.json ]; then
-  "$HAZE" keyring init --out keys/keyring.json --key crm-2026
-else
-  echo "keys/keyring.json exists: keeping it, so tokens stay the same"
-fi
+keyring_once keys/keyring.json
 
 step "3. Two subjects asked for erasure (GDPR Art. 17)"
-{ echo passenger_id; cut -d, -f1 exports/crm.csv | sed -n '2p;3p'; } > requests/erasure.csv
+erasure_requests exports/crm.csv requests/erasure.csv
 cat requests/erasure.csv
 
 step "4. Run the pseudonymisation job"
@@ -38,42 +33,19 @@ step "Published"
 ls -l data/datasets/bookings/
 
 step "5. An API key for the analyst 'maya', her budget, and a cap over all analysts"
-KEY=$("$HAZE" keys create --data-dir data --name maya --role analyst 2>/dev/null | tail -1)
+KEY=$(new_key data maya analyst)
 echo "maya's key: ${KEY:0:8}… (shown once, stored hashed)"
 "$HAZE" budget grant --data-dir data --name maya --dataset bookings --epsilon 3 --delta 1e-5
 "$HAZE" budget cap --data-dir data --dataset bookings --epsilon 10 --delta 1e-4
 
 step "6. An alliance: three partner airlines, each with its own data, keys and identity"
 PARTNERS="aa ba ib"
-seed=100
-for p in $PARTNERS; do
-  seed=$((seed + 1))
-  mkdir -p "partners/$p/exports" "partners/$p/keys"
-  "$HAZE" gen --rows 30000 --seed "$seed" --out "partners/$p/exports/crm.csv" >/dev/null
-  [ -f "partners/$p/keys/keyring.json" ] ||
-    "$HAZE" keyring init --out "partners/$p/keys/keyring.json" --key crm-2026 >/dev/null
-  sed -e '/^erasure:/d' "$ROOT/examples/bookings.yaml" > "partners/$p/job.yaml"
-  rm -rf "partners/$p/data" "partners/$p/identity.json" "partners/$p/identity.pub.json"
-  "$HAZE" pipeline run --job "partners/$p/job.yaml" --data-dir "partners/$p/data" | grep published
-  "$HAZE" federated identity --name "$p" --out "partners/$p/identity.json" >/dev/null
-  "$HAZE" federated partner add --data-dir data --public "partners/$p/identity.pub.json"
-  "$HAZE" keys create --data-dir data --name "$p" --role partner 2>/dev/null | tail -1 > "partners/$p/api-key"
-done
+alliance_partners data 30000 $PARTNERS
 ROUND="alliance-2026-11-$(date +%s)"
-"$HAZE" federated round create --data-dir data --id "$ROUND" --period 2026-11 \
-  --partners aa,ba,ib --min-partners 3 --epsilon 1 --delta 1e-6 \
-  --statistic "$ROOT/examples/alliance-statistic.json" --deadline 10m
+open_round data "$ROUND" aa,ba,ib
 
 step "7. Start the API server on 127.0.0.1:$PORT"
-"$HAZE" serve --data-dir data --addr "127.0.0.1:$PORT" --imports exports \
-  --keyring keys/keyring.json 2> server.log &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$PORT/readyz"; echo
+start_server "$PORT" --data-dir data --imports exports --keyring keys/keyring.json
 
 ask() { "$HAZE" query --url "http://127.0.0.1:$PORT" --api-key "$KEY" "$@"; }
 
@@ -105,17 +77,13 @@ step "9. maya's budget, as the API reports it"
 curl -fsS -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/v1/budget"; echo
 
 step "10. Each partner computes its totals locally, adds its share of the noise, masks and submits"
-for p in $PARTNERS; do
-  "$HAZE" federated submit --coordinator "http://127.0.0.1:$PORT" --key "$(cat partners/$p/api-key)" \
-    --identity "partners/$p/identity.json" --round "$ROUND" --data-dir "partners/$p/data"
-done
+submit_round "http://127.0.0.1:$PORT" "$ROUND" $PARTNERS
 echo
 echo "-- alliance totals (aggregate 0: bookings, 1: fare revenue); no partner's own totals are visible"
 "$HAZE" federated result --coordinator "http://127.0.0.1:$PORT" --key "$(cat partners/aa/api-key)" \
   --round "$ROUND"
 
-kill $SERVER; wait $SERVER 2>/dev/null || true
-trap - EXIT
+stop_server
 
 step "Try it yourself"
 cat <<TXT
