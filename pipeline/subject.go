@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"haze/anonymize"
+	"haze/store"
+)
+
+// SubjectRows is how many rows of one dataset version hold a data subject.
+type SubjectRows struct {
+	Dataset string `json:"dataset"`
+	Version int    `json:"version"`
+	Current bool   `json:"current"`
+	Rows    int64  `json:"rows"`
+}
+
+// FindSubject reports, for every version of every dataset, how many rows
+// hold the subject with the clear identifier id (GDPR Art. 15 access). It
+// computes the subject's token under each dataset's key, as that
+// dataset's privacy unit policy prepared it, and counts matching rows; it
+// reads no other subject's data and prints no token.
+func FindSubject(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring, id string) (
+	[]SubjectRows, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	current, err := cat.Datasets(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	var out []SubjectRows
+	for _, cv := range current {
+		versions, err := cat.Versions(ctx, cv.Dataset)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range versions {
+			token, err := subjectToken(ring, v, id)
+			if err != nil {
+				return nil, fmt.Errorf("dataset %s version %d: %w", v.Dataset, v.Version, err)
+			}
+			files, err := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
+			if err != nil || len(files) == 0 {
+				continue // a version whose files are gone holds no one
+			}
+			var n int64
+			q := "SELECT count(*) FROM read_parquet(" + fileListSQL(files) + ") WHERE " +
+				quoteIdent(v.PrivacyUnit) + " = ?"
+			if err := db.QueryRowContext(ctx, q, token).Scan(&n); err != nil {
+				return nil, fmt.Errorf("dataset %s version %d: %s", v.Dataset, v.Version, firstLine(err))
+			}
+			out = append(out, SubjectRows{Dataset: v.Dataset, Version: v.Version,
+				Current: v.Version == cv.Version, Rows: n})
+		}
+	}
+	return out, nil
+}
+
+// subjectToken is id's token as a version's privacy unit column holds it.
+func subjectToken(ring *anonymize.Keyring, v store.Version, id string) (string, error) {
+	key, err := ring.Key(v.KeyName)
+	if err != nil {
+		return "", err
+	}
+	if key.ID() != v.KeyID {
+		return "", fmt.Errorf("the keyring's key %s is not the one the dataset used (%s)",
+			key.ID(), v.KeyID)
+	}
+	for _, c := range v.Columns {
+		if c.Name != v.PrivacyUnit {
+			continue
+		}
+		var p anonymize.Policy
+		if err := json.Unmarshal(c.Policy, &p); err != nil {
+			return "", fmt.Errorf("privacy unit policy: %w", err)
+		}
+		t, err := p.Compile(key, v.CreatedAt)
+		if err != nil {
+			return "", err
+		}
+		tok, err := t.Value(id)
+		if err != nil {
+			return "", err
+		}
+		return tok.(string), nil
+	}
+	return "", fmt.Errorf("privacy unit column %s is not in the catalog", v.PrivacyUnit)
+}
