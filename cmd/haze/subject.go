@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -52,6 +55,77 @@ func subjectCommand() *cobra.Command {
 	find.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
 	find.Flags().StringVar(&id, "id", "", "the subject's identifier in clear, as in the exports (required)")
 	find.Flags().StringVar(&keyring, "keyring", "", "keyring file (default $"+anonymize.EnvKeyring+")")
-	cmd.AddCommand(find)
+	var idFile, dataset string
+	erase := &cobra.Command{
+		Use:   "erase",
+		Short: "Erase subjects from every dataset (GDPR Art. 17): new versions without them, old files deleted",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ids, err := readIDs(idFile)
+			if err != nil {
+				return err
+			}
+			path, err := anonymize.ResolvePath(keyring)
+			if err != nil {
+				return err
+			}
+			ring, err := anonymize.LoadKeyring(path)
+			if err != nil {
+				return err
+			}
+			return withCatalog(cmd.Context(), dataDir, func(cat *store.Catalog) error {
+				done, err := pipeline.EraseSubjects(cmd.Context(), cat, ring, ids, dataset)
+				for _, e := range done {
+					detail := fmt.Sprintf("%d subjects, %d rows removed, new version %d, purged versions %v, tokens %s",
+						len(ids), e.Rows, e.Version, e.Purged, strings.Join(e.Tokens, ","))
+					if _, aerr := cat.AppendAudit(cmd.Context(), nil, store.AuditEntry{
+						Principal: store.CLIPrincipal, Role: store.RoleAdmin, Action: "subject.erase",
+						Dataset: e.Dataset, Outcome: store.OutcomeAllowed, Detail: detail}); aerr != nil {
+						return aerr
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: removed %d rows (new version %d), deleted files of versions %v\n",
+						e.Dataset, e.Rows, e.Version, e.Purged)
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "keep these ids in the jobs' erasure lists so they do not come back")
+				return nil
+			})
+		},
+	}
+	erase.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+	erase.Flags().StringVar(&idFile, "id-file", "", "CSV with a header, ids in the first column (required)")
+	erase.Flags().StringVar(&dataset, "dataset", "", "only this dataset (default: all)")
+	erase.Flags().StringVar(&keyring, "keyring", "", "keyring file (default $"+anonymize.EnvKeyring+")")
+	cmd.AddCommand(find, erase)
 	return cmd
+}
+
+// readIDs reads subject ids from the first column of a CSV file with a
+// header, skipping empty ones.
+func readIDs(path string) ([]string, error) {
+	if path == "" {
+		return nil, errors.New("--id-file is required")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("--id-file %s: %w", path, err)
+	}
+	var ids []string
+	for _, rec := range recs[min(1, len(recs)):] {
+		if len(rec) > 0 && strings.TrimSpace(rec[0]) != "" {
+			ids = append(ids, strings.TrimSpace(rec[0]))
+		}
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("--id-file %s lists no ids", path)
+	}
+	return ids, nil
 }
