@@ -25,11 +25,7 @@ func subjectCommand() *cobra.Command {
 			if id == "" {
 				return errors.New("--id is required")
 			}
-			path, err := anonymize.ResolvePath(keyring)
-			if err != nil {
-				return err
-			}
-			ring, err := anonymize.LoadKeyring(path)
+			ring, err := loadKeyring(keyring)
 			if err != nil {
 				return err
 			}
@@ -64,11 +60,7 @@ func subjectCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			path, err := anonymize.ResolvePath(keyring)
-			if err != nil {
-				return err
-			}
-			ring, err := anonymize.LoadKeyring(path)
+			ring, err := loadKeyring(keyring)
 			if err != nil {
 				return err
 			}
@@ -128,4 +120,13 @@ func readIDs(path string) ([]string, error) {
 		return nil, fmt.Errorf("--id-file %s lists no ids", path)
 	}
 	return ids, nil
+}
+
+// loadKeyring loads the keyring at path, or at $HAZE_KEYRING.
+func loadKeyring(path string) (*anonymize.Keyring, error) {
+	path, err := anonymize.ResolvePath(path)
+	if err != nil {
+		return nil, err
+	}
+	return anonymize.LoadKeyring(path)
 }
