@@ -32,10 +32,11 @@ type BoundedCell struct {
 // order of the listed key combinations (each key list sorted), then of
 // the select list.
 func (e *Engine) Bounded(ctx context.Context, sql string, opts Options) ([]BoundedCell, error) {
-	v, q, s, err := e.check(ctx, Request{Principal: "local", SQL: sql, Options: opts})
+	c, err := e.check(ctx, Request{Principal: "local", SQL: sql, Options: opts})
 	if err != nil {
 		return nil, err
 	}
+	q, s := c.q, c.s
 	if s.public == nil {
 		return nil, refuse(CodeBadOption, "a federated statistic must list its groups")
 	}
@@ -47,11 +48,7 @@ func (e *Engine) Bounded(ctx context.Context, sql string, opts Options) ([]Bound
 				it.Agg.Kind)
 		}
 	}
-	t, err := tableOf(v, opts.Bounds)
-	if err != nil {
-		return nil, err
-	}
-	p, rows, err := e.run(ctx, q, t, v, s)
+	p, rows, err := e.run(ctx, c)
 	if err != nil {
 		return nil, err
 	}

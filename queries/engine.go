@@ -76,48 +76,71 @@ type Request struct {
 // computed, then charged in one transaction with its record; only then is
 // it returned. A refused query returns an *Error and costs nothing; so
 // does any other error. The same query with the same options on the same
-// dataset version returns the answer already released, at no cost.
+// dataset version returns the answer already released, at no cost. When
+// ctx ends, the error wraps ctx's error, whatever DuckDB reported.
 func (e *Engine) Query(ctx context.Context, req Request) (*Answer, error) {
+	a, err := e.query(ctx, req)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = errors.Join(ctx.Err(), err)
+	}
+	return a, err
+}
+
+func (e *Engine) query(ctx context.Context, req Request) (*Answer, error) {
 	if req.Principal == "" {
 		return nil, errors.New("principal is required")
 	}
-
-	v, q, s, err := e.check(ctx, req)
+	c, err := e.check(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	fp := fingerprint(q, v, s)
+	fp := fingerprint(c.q, c.v, c.s)
 
 	// An answer already released is free; a query that cannot fit the
 	// budget is refused before any work.
-	if prev, ok, err := e.cat.Released(ctx, v.Dataset, v.Version, fp); err != nil {
+	if prev, ok, err := e.cat.Released(ctx, c.v.Dataset, c.v.Version, fp); err != nil {
 		return nil, err
 	} else if ok {
-		return e.charged(ctx, req, v, fp, q, s, prev)
+		return e.charge(ctx, req, c, fp, newID(), prev)
 	}
-	b, err := e.cat.Balance(ctx, req.Principal, v.Dataset)
+	b, err := e.cat.Balance(ctx, req.Principal, c.v.Dataset)
 	if err != nil {
 		return nil, err
 	}
-	if err := allow(b, store.Amount(s.total)); err != nil {
+	if err := allow(b, store.Amount(c.s.total)); err != nil {
 		return nil, err
 	}
 
 	// Compute, then charge before anything leaves.
-	t, _ := tableOf(v, req.Options.Bounds)
-	answer, err := e.compute(ctx, q, t, v, s)
+	a, err := e.compute(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	return e.chargeNew(ctx, req, v, fp, q, s, answer)
+	a.QueryID = newID()
+	a.Spent = Spent{Epsilon: c.s.total.Epsilon, Delta: c.s.total.Delta}
+	data, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encoding answer: %w", err)
+	}
+	return e.charge(ctx, req, c, fp, a.QueryID, data)
+}
+
+// checked is a query checked against the dataset version it reads.
+type checked struct {
+	v store.Version
+	t Table // the version's columns, with the query's bounds
+	q *Query
+	s *settings
 }
 
 // check parses the query against the catalog, with the query's bounds,
 // and resolves its options.
-func (e *Engine) check(ctx context.Context, req Request) (v store.Version, q *Query, s *settings,
-	err error) {
-	// Check the query against the catalog, with the query's bounds.
-	versions := map[string]store.Version{}
+func (e *Engine) check(ctx context.Context, req Request) (*checked, error) {
+	type found struct {
+		v store.Version
+		t Table
+	}
+	tables := map[string]found{}
 	var tableErr error
 	cat := CatalogFunc(func(name string) (Table, bool) {
 		v, err := e.cat.Current(ctx, name)
@@ -132,42 +155,35 @@ func (e *Engine) check(ctx context.Context, req Request) (v store.Version, q *Qu
 			tableErr = err
 			return Table{}, false
 		}
-		versions[name] = v
+		tables[name] = found{v, t}
 		return t, true
 	})
-	q, err = Parse(ctx, e.db, req.SQL, cat)
+	q, err := Parse(ctx, e.db, req.SQL, cat)
 	if tableErr != nil {
-		return v, nil, nil, tableErr
+		return nil, tableErr
 	}
 	if err != nil {
-		return v, nil, nil, err
+		return nil, err
 	}
-	v = versions[q.Dataset]
-	s, err = resolve(req.Options, e.cfg.Limits, v, q)
+	f := tables[q.Dataset]
+	s, err := resolve(req.Options, e.cfg.Limits, f.v, q)
 	if err != nil {
-		return v, nil, nil, err
+		return nil, err
 	}
-	if err := e.canonicalKeys(ctx, q, v, req.Options.Bounds, s); err != nil {
-		return v, nil, nil, err
+	c := &checked{v: f.v, t: f.t, q: q, s: s}
+	if err := e.canonicalKeys(ctx, c); err != nil {
+		return nil, err
 	}
-	return v, q, s, nil
+	return c, nil
 }
 
 // canonicalKeys rewrites listed public group keys as DuckDB prints values
 // of their column's type ("01977" becomes "1977"), so they match the
 // groups the bounded query returns; a key that is no value of the type is
 // refused.
-func (e *Engine) canonicalKeys(ctx context.Context, q *Query, v store.Version,
-	bounds map[string][2]float64, s *settings) error {
-	if s.public == nil {
-		return nil
-	}
-	t, err := tableOf(v, bounds)
-	if err != nil {
-		return err
-	}
-	for i, keys := range s.public {
-		col := t.Columns[strings.ToLower(q.Groups[i].Column)]
+func (e *Engine) canonicalKeys(ctx context.Context, c *checked) error {
+	for i, keys := range c.s.public {
+		col := c.t.Columns[strings.ToLower(c.q.Groups[i].Column)]
 		canon := make([]string, len(keys))
 		for j, k := range keys {
 			var out sql.NullString
@@ -182,7 +198,7 @@ func (e *Engine) canonicalKeys(ctx context.Context, q *Query, v store.Version,
 			canon[j] = out.String
 		}
 		slices.Sort(canon)
-		s.public[i] = slices.Compact(canon)
+		c.s.public[i] = slices.Compact(canon)
 	}
 	return nil
 }
@@ -197,60 +213,39 @@ func (e *Engine) dataFiles(v store.Version) ([]string, error) {
 }
 
 // compute runs the bounded query and adds noise.
-func (e *Engine) compute(ctx context.Context, q *Query, t Table, v store.Version,
-	s *settings) (*Answer, error) {
-	p, rows, err := e.run(ctx, q, t, v, s)
+func (e *Engine) compute(ctx context.Context, c *checked) (*Answer, error) {
+	p, rows, err := e.run(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	return e.release(q, t, v, s, p, rows)
+	return e.release(c.q, c.t, c.v, c.s, p, rows)
 }
 
 // run plans the bounded query over the version's files and runs it.
-func (e *Engine) run(ctx context.Context, q *Query, t Table, v store.Version,
-	s *settings) (*planned, []groupRow, error) {
-	files, err := e.dataFiles(v)
+func (e *Engine) run(ctx context.Context, c *checked) (*planned, []groupRow, error) {
+	files, err := e.dataFiles(c.v)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := plan(q, t, files, s)
+	p, err := plan(c.q, c.t, files, c.s)
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := p.execute(ctx, e.db, len(q.Groups))
+	rows, err := p.execute(ctx, e.db, len(c.q.Groups))
 	if err != nil {
 		return nil, nil, err
 	}
 	return p, rows, nil
 }
 
-// chargeNew charges a freshly computed answer. When another request
-// released the same answer meanwhile, that one is returned instead.
-func (e *Engine) chargeNew(ctx context.Context, req Request, v store.Version, fp string,
-	q *Query, s *settings, a *Answer) (*Answer, error) {
-	a.QueryID = newID()
-	a.Spent = Spent{Epsilon: s.total.Epsilon, Delta: s.total.Delta}
-	data, err := json.Marshal(a)
-	if err != nil {
-		return nil, fmt.Errorf("encoding answer: %w", err)
-	}
-	ch := store.Charge{ID: a.QueryID, Principal: req.Principal, Dataset: v.Dataset,
-		Version: v.Version, Fingerprint: fp, Query: q.Normalized, Cost: store.Amount(s.total),
-		Answer: data, At: e.cfg.Now()}
-	return e.finish(ctx, req, ch, allow)
-}
-
-// charged returns an answer released before, recording the access.
-func (e *Engine) charged(ctx context.Context, req Request, v store.Version, fp string,
-	q *Query, s *settings, prev []byte) (*Answer, error) {
-	ch := store.Charge{ID: newID(), Principal: req.Principal, Dataset: v.Dataset, Version: v.Version,
-		Fingerprint: fp, Query: q.Normalized, Cost: store.Amount(s.total), Answer: prev,
-		At: e.cfg.Now()}
-	return e.finish(ctx, req, ch, allow)
-}
-
-func (e *Engine) finish(ctx context.Context, req Request, ch store.Charge,
-	allowFn store.ChargeFunc) (*Answer, error) {
+// charge records the answer data under the query id and charges its
+// cost, unless an answer was released under the same fingerprint before:
+// then that one is returned, free, marked Cached.
+func (e *Engine) charge(ctx context.Context, req Request, c *checked, fp, id string,
+	data []byte) (*Answer, error) {
+	ch := store.Charge{ID: id, Principal: req.Principal, Dataset: c.v.Dataset,
+		Version: c.v.Version, Fingerprint: fp, Query: c.q.Normalized,
+		Cost: store.Amount(c.s.total), Answer: data, At: e.cfg.Now()}
 	var a *Answer
 	decode := func(data []byte, cached bool) error {
 		a = &Answer{}
@@ -273,7 +268,7 @@ func (e *Engine) finish(ctx context.Context, req Request, ch store.Charge,
 			return req.Audit(tx, a)
 		}
 	}
-	data, cached, err := e.cat.Charge(ctx, ch, allowFn, inTx)
+	data, cached, err := e.cat.Charge(ctx, ch, allow, inTx)
 	if err != nil {
 		return nil, err
 	}
@@ -354,16 +349,15 @@ func newID() string {
 // running it or charging anything. It is for operators and benchmarks;
 // the SQL holds no data, only the query's shape and a fresh random seed.
 func (e *Engine) Plan(ctx context.Context, req Request) (string, error) {
-	v, q, s, err := e.check(ctx, req)
+	c, err := e.check(ctx, req)
 	if err != nil {
 		return "", err
 	}
-	t, _ := tableOf(v, req.Options.Bounds)
-	files, err := e.dataFiles(v)
+	files, err := e.dataFiles(c.v)
 	if err != nil {
 		return "", err
 	}
-	p, err := plan(q, t, files, s)
+	p, err := plan(c.q, c.t, files, c.s)
 	if err != nil {
 		return "", err
 	}

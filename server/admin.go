@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"haze/dp"
 	"haze/store"
 )
 
@@ -142,11 +143,8 @@ type amountRequest struct {
 }
 
 func (r amountRequest) validate() error {
-	if !(r.Epsilon > 0) || math.IsInf(r.Epsilon, 0) {
-		return badRequest("epsilon must be > 0")
-	}
-	if !(r.Delta >= 0 && r.Delta < 1) {
-		return badRequest("delta must be >= 0 and < 1")
+	if err := (dp.Budget{Epsilon: r.Epsilon, Delta: r.Delta}).Validate(); err != nil {
+		return badRequest(err.Error())
 	}
 	if r.Dataset == "" {
 		return badRequest("dataset is required")

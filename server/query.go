@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -57,11 +56,6 @@ func (s *Server) query(c *gin.Context) {
 			return err
 		}})
 	if err != nil {
-		// DuckDB reports a statement stopped by ctx as its own interrupt
-		// error, which does not wrap ctx's: name the timeout here.
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-			err = fmt.Errorf("%w: %w", ctxErr, err)
-		}
 		st, code, _ := status(err)
 		outcome := "refused"
 		if st >= 500 {

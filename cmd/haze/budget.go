@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"haze/dp"
 	"haze/queries"
 	"haze/store"
 )
@@ -93,11 +94,8 @@ func budgetCommand() *cobra.Command {
 }
 
 func checkAmount(eps, delta float64) error {
-	if !(eps > 0) || math.IsInf(eps, 0) {
-		return fmt.Errorf("--epsilon must be > 0, got %g", eps)
-	}
-	if !(delta >= 0 && delta < 1) {
-		return fmt.Errorf("--delta must be in [0, 1), got %g", delta)
+	if err := (dp.Budget{Epsilon: eps, Delta: delta}).Validate(); err != nil {
+		return fmt.Errorf("--%w", err)
 	}
 	return nil
 }
