@@ -1,6 +1,7 @@
 package anonymize
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -36,14 +37,37 @@ var (
 
 var keyNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
+// Purposes of keys in a keyring.
+const (
+	// PurposeToken keys make pseudonyms and reversible tokens. Job specs
+	// name them.
+	PurposeToken = "token"
+	// PurposeMaster keys wrap the data keys that encrypt datasets at rest.
+	PurposeMaster = "master"
+)
+
+// MasterName is the name every master key carries.
+const MasterName = "master"
+
 // Key is one named secret. Its String and LogValue methods redact the
 // secret, so a Key may be passed to fmt or slog without leaking it.
+//
+// A keyring may hold several keys of one name and purpose: rotation adds a
+// newer one, which becomes the primary key of that name, while datasets
+// written under an older one keep its ID and stay readable.
 type Key struct {
 	name    string
+	purpose string
 	id      string
 	created time.Time
 	secret  []byte
 }
+
+// Purpose returns PurposeToken or PurposeMaster.
+func (k Key) Purpose() string { return k.purpose }
+
+// Created returns when the key was made.
+func (k Key) Created() time.Time { return k.created }
 
 // Name returns the key's name, as job specs refer to it.
 func (k Key) Name() string { return k.name }
@@ -79,25 +103,63 @@ type keyringFile struct {
 
 type fileKey struct {
 	Name    string    `json:"name"`
+	Purpose string    `json:"purpose,omitempty"` // empty means PurposeToken
 	Created time.Time `json:"created"`
 	Secret  string    `json:"secret"`
 }
 
-// Key returns the key of the given name, or an error wrapping ErrUnknownKey.
+// Key returns the primary (newest) token key of the given name, or an
+// error wrapping ErrUnknownKey.
 func (r *Keyring) Key(name string) (Key, error) {
-	for _, k := range r.keys {
-		if k.name == name {
-			return k, nil
-		}
+	if k, ok := r.primary(PurposeToken, name); ok {
+		return k, nil
 	}
 	return Key{}, fmt.Errorf("key %q: %w", name, ErrUnknownKey)
 }
 
-// Names returns the names of the keys in the keyring, in file order.
+// Master returns the primary master key, or an error wrapping
+// ErrUnknownKey when the keyring has none (keyrings made before datasets
+// were encrypted): `haze keyring rotate --master` adds one.
+func (r *Keyring) Master() (Key, error) {
+	if k, ok := r.primary(PurposeMaster, MasterName); ok {
+		return k, nil
+	}
+	return Key{}, fmt.Errorf("the keyring has no master key (add one with haze keyring "+
+		"rotate --master): %w", ErrUnknownKey)
+}
+
+// KeyByID returns the key, of any purpose and age, whose ID is id, or an
+// error wrapping ErrUnknownKey.
+func (r *Keyring) KeyByID(id string) (Key, error) {
+	for _, k := range r.keys {
+		if k.id == id {
+			return k, nil
+		}
+	}
+	return Key{}, fmt.Errorf("key %s is not in this keyring: %w", id, ErrUnknownKey)
+}
+
+// Keys returns every key of the keyring, in file order (oldest first
+// within a name).
+func (r *Keyring) Keys() []Key { return slices.Clone(r.keys) }
+
+func (r *Keyring) primary(purpose, name string) (Key, bool) {
+	for i := len(r.keys) - 1; i >= 0; i-- {
+		if k := r.keys[i]; k.purpose == purpose && k.name == name {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// Names returns the names of the token keys in the keyring, each once, in
+// file order.
 func (r *Keyring) Names() []string {
-	names := make([]string, len(r.keys))
-	for i, k := range r.keys {
-		names[i] = k.name
+	var names []string
+	for _, k := range r.keys {
+		if k.purpose == PurposeToken && !slices.Contains(names, k.name) {
+			names = append(names, k.name)
+		}
 	}
 	return names
 }
@@ -132,9 +194,10 @@ func ResolvePath(path string) (string, error) {
 	return "", fmt.Errorf("no keyring: set keyring in the job spec or %s", EnvKeyring)
 }
 
-// InitKeyring creates a keyring file at path holding one fresh random key
-// per name. The file is created with mode 0600 and is never overwritten:
-// an existing file gives an error wrapping ErrKeyringExists.
+// InitKeyring creates a keyring file at path holding one fresh random
+// token key per name and one master key. The file is created with mode
+// 0600 and is never overwritten: an existing file gives an error wrapping
+// ErrKeyringExists.
 func InitKeyring(path string, names []string) (*Keyring, error) {
 	if len(names) == 0 {
 		return nil, errors.New("keyring needs at least one key name")
@@ -148,12 +211,17 @@ func InitKeyring(path string, names []string) (*Keyring, error) {
 		if slices.Contains(r.Names(), name) {
 			return nil, fmt.Errorf("key name %q appears twice", name)
 		}
-		secret := make([]byte, KeySize)
-		if _, err := rand.Read(secret); err != nil {
-			return nil, fmt.Errorf("generating key %q: %w", name, err)
+		k, err := generateKey(PurposeToken, name, now)
+		if err != nil {
+			return nil, err
 		}
-		r.keys = append(r.keys, newKey(name, now, secret))
+		r.keys = append(r.keys, k)
 	}
+	master, err := generateKey(PurposeMaster, MasterName, now)
+	if err != nil {
+		return nil, err
+	}
+	r.keys = append(r.keys, master)
 
 	if err := r.create(path); err != nil {
 		return nil, err
@@ -161,19 +229,37 @@ func InitKeyring(path string, names []string) (*Keyring, error) {
 	return r, nil
 }
 
-// create writes the keyring to a new file, refusing to replace one.
-func (r *Keyring) create(path string) error {
+func generateKey(purpose, name string, now time.Time) (Key, error) {
+	secret := make([]byte, KeySize)
+	if _, err := rand.Read(secret); err != nil {
+		return Key{}, fmt.Errorf("generating key %q: %w", name, err)
+	}
+	return newKey(purpose, name, now, secret), nil
+}
+
+// encode returns the keyring's file form.
+func (r *Keyring) encode() ([]byte, error) {
 	f := keyringFile{Version: 1}
 	for _, k := range r.keys {
-		f.Keys = append(f.Keys, fileKey{
-			Name:    k.name,
-			Created: k.created,
-			Secret:  base64.StdEncoding.EncodeToString(k.secret),
-		})
+		fk := fileKey{Name: k.name, Created: k.created,
+			Secret: base64.StdEncoding.EncodeToString(k.secret)}
+		if k.purpose != PurposeToken {
+			fk.Purpose = k.purpose
+		}
+		f.Keys = append(f.Keys, fk)
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encoding keyring: %w", err)
+		return nil, fmt.Errorf("encoding keyring: %w", err)
+	}
+	return append(data, '\n'), nil
+}
+
+// create writes the keyring to a new file, refusing to replace one.
+func (r *Keyring) create(path string) error {
+	data, err := r.encode()
+	if err != nil {
+		return err
 	}
 
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -186,7 +272,7 @@ func (r *Keyring) create(path string) error {
 	if err != nil {
 		return fmt.Errorf("creating keyring: %w", err)
 	}
-	if _, err := file.Write(append(data, '\n')); err != nil {
+	if _, err := file.Write(data); err != nil {
 		file.Close()
 		os.Remove(path)
 		return fmt.Errorf("writing keyring: %w", err)
@@ -232,10 +318,17 @@ func LoadKeyring(path string) (*Keyring, error) {
 		if !keyNamePattern.MatchString(fk.Name) {
 			return nil, fmt.Errorf("keyring %s: key %d has an invalid name", path, i+1)
 		}
-		if slices.Contains(r.Names(), fk.Name) {
-			return nil, fmt.Errorf("keyring %s: key name %q appears twice", path, fk.Name)
+		purpose := cmp.Or(fk.Purpose, PurposeToken)
+		if purpose != PurposeToken && purpose != PurposeMaster {
+			return nil, fmt.Errorf("keyring %s: key %d (%q) has an unknown purpose %q", path,
+				i+1, fk.Name, fk.Purpose)
 		}
-		r.keys = append(r.keys, newKey(fk.Name, fk.Created, secret))
+		k := newKey(purpose, fk.Name, fk.Created, secret)
+		if _, err := r.KeyByID(k.id); err == nil {
+			return nil, fmt.Errorf("keyring %s: key %d (%q) repeats an earlier secret", path,
+				i+1, fk.Name)
+		}
+		r.keys = append(r.keys, k)
 	}
 	if len(r.keys) == 0 {
 		return nil, fmt.Errorf("keyring %s holds no keys", path)
@@ -243,8 +336,9 @@ func LoadKeyring(path string) (*Keyring, error) {
 	return r, nil
 }
 
-func newKey(name string, created time.Time, secret []byte) Key {
-	return Key{name: name, id: name + ":" + fingerprint(secret), created: created, secret: secret}
+func newKey(purpose, name string, created time.Time, secret []byte) Key {
+	return Key{name: name, purpose: purpose, id: name + ":" + fingerprint(secret),
+		created: created, secret: secret}
 }
 
 // fingerprint identifies a secret without revealing it: a keyed hash of a

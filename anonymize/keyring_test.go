@@ -494,9 +494,13 @@ func TestSlogRedactsSecret(t *testing.T) {
 		if rec.Key != key.ID() {
 			t.Errorf("logged key = %q, want %q", rec.Key, key.ID())
 		}
-		if len(rec.Keyring) != 2 || rec.Keyring[0] != key.ID() {
-			t.Errorf("logged keyring = %q, want the 2 key IDs starting with %q", rec.Keyring,
-				key.ID())
+		master, err := ring.Master()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Keyring) != 3 || rec.Keyring[0] != key.ID() || rec.Keyring[2] != master.ID() {
+			t.Errorf("logged keyring = %q, want 3 key IDs from %q to the master %q",
+				rec.Keyring, key.ID(), master.ID())
 		}
 	})
 }
