@@ -348,3 +348,12 @@ func fingerprint(secret []byte) string {
 	m.Write([]byte("haze key fingerprint v1"))
 	return hex.EncodeToString(m.Sum(nil)[:6])
 }
+
+// Reload reads the keyring's file again, returning a new Keyring with the
+// keys added or retired since r was loaded. r itself is unchanged.
+func (r *Keyring) Reload() (*Keyring, error) {
+	if r.path == "" {
+		return nil, errors.New("keyring was not loaded from a file")
+	}
+	return LoadKeyring(r.path)
+}

@@ -25,8 +25,8 @@ type Erased struct {
 	Version int `json:"version"`
 	// Rows is the number of rows removed from the current version.
 	Rows int64 `json:"rows"`
-	// Purged lists the older versions whose files were deleted because
-	// they held the subjects.
+	// Purged lists the older versions that held the subjects: their data
+	// keys were shredded and their files deleted.
 	Purged []int `json:"purged_versions"`
 	// Tokens are the subjects' tokens under the dataset's key.
 	Tokens []string `json:"tokens"`
@@ -35,10 +35,12 @@ type Erased struct {
 // EraseSubjects removes every row of the subjects with the clear ids from
 // the datasets of cat (or only from dataset, when not empty), GDPR Art.
 // 17: the current version is republished without them, atomically, as a
-// new version, and the files of older versions that hold them are
-// deleted. It is idempotent: a second call finds nothing to remove and
-// finishes deleting what a killed call left. The next pipeline run must
-// take the same ids as its erasure list so they do not come back.
+// new version under a fresh data key, and the older versions that hold
+// them are crypto-shredded (their data keys destroyed, so no copy of their
+// files can be read any more) and their files deleted. It is idempotent: a
+// second call finds nothing to remove and finishes what a killed call
+// left. The next pipeline run must take the same ids as its erasure list
+// so they do not come back.
 func EraseSubjects(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring, ids []string,
 	dataset string) ([]Erased, error) {
 	current, err := cat.Datasets(ctx)
@@ -84,31 +86,45 @@ func eraseFrom(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
 	}
 	defer db.Close()
 	in := tokenList(e.Tokens)
+	// count reads a version's rows of the subjects; a shredded version
+	// holds no one any more.
 	count := func(v store.Version) (int64, []string, error) {
 		files, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
-		if len(files) == 0 {
+		if len(files) == 0 || v.DataKey.Shredded() {
 			return 0, nil, nil
 		}
+		dk, err := VersionKey(ring, v)
+		if err != nil {
+			return 0, nil, err
+		}
+		src, forget, err := dk.Scan(ctx, sqlExec(db), files)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer forget()
 		var n int64
-		err := db.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+fileListSQL(files)+
-			") WHERE "+quoteIdent(v.PrivacyUnit)+" IN "+in).Scan(&n)
-		return n, files, err
+		err = db.QueryRowContext(ctx, "SELECT count(*) FROM "+src+" WHERE "+
+			quoteIdent(v.PrivacyUnit)+" IN "+in).Scan(&n)
+		if err != nil {
+			return 0, nil, fmt.Errorf("counting rows: %w", readError(err))
+		}
+		return n, files, nil
 	}
 
 	// Republish the current version without the subjects.
 	n, files, err := count(v)
 	if err != nil {
-		return e, fmt.Errorf("counting rows: %s", firstLine(err))
+		return e, err
 	}
 	if n > 0 {
-		next, err := republish(ctx, cat, v, files, in)
+		next, err := republish(ctx, cat, ring, v, files, in)
 		if err != nil {
 			return e, err
 		}
 		e.Version, e.Rows = next, n
 	}
 
-	// Delete the files of every older version that holds them.
+	// Shred, then delete, every older version that holds them.
 	versions, err := cat.Versions(ctx, v.Dataset)
 	if err != nil {
 		return e, err
@@ -119,10 +135,13 @@ func eraseFrom(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
 		}
 		n, _, err := count(old)
 		if err != nil {
-			return e, fmt.Errorf("counting rows: %s", firstLine(err))
+			return e, err
 		}
 		if n == 0 && old.Version != v.Version {
 			continue
+		}
+		if err := cat.ShredDataKey(ctx, old.Dataset, old.Version, time.Now()); err != nil {
+			return e, err
 		}
 		for _, sub := range []string{"data", "quarantine"} {
 			if err := os.RemoveAll(filepath.Join(cat.Dir(), old.Path, sub)); err != nil {
@@ -143,12 +162,24 @@ func tokenList(tokens []string) string {
 }
 
 // republish writes version next of v's dataset without the rows (and
-// quarantine entries) of the tokens in, and publishes it atomically.
-func republish(ctx context.Context, cat *store.Catalog, v store.Version, files []string,
-	in string) (int, error) {
+// quarantine entries) of the tokens in, under a fresh data key unless v
+// was plain, and publishes it atomically.
+func republish(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring, v store.Version,
+	files []string, in string) (int, error) {
 	next, err := cat.NextVersion(ctx, v.Dataset)
 	if err != nil {
 		return 0, err
+	}
+	oldKey, err := VersionKey(ring, v)
+	if err != nil {
+		return 0, err
+	}
+	var newKey DataKey
+	var wrapped store.DataKey
+	if v.Encryption != store.EncryptionNone {
+		if newKey, wrapped, err = newDataKey(ring, v.Dataset, next); err != nil {
+			return 0, err
+		}
 	}
 	dir := DatasetDir(cat.Dir(), v.Dataset)
 	if err := cleanLeftovers(dir, next); err != nil {
@@ -168,12 +199,17 @@ func republish(ctx context.Context, cat *store.Catalog, v store.Version, files [
 	}
 	defer db.Close()
 	copyWithout := func(src []string, name, where string, plain []string) (FileInfo, error) {
-		r, err := db.Query(ctx, "SELECT * FROM read_parquet("+fileListSQL(src)+") WHERE "+where)
+		scan, forget, err := oldKey.Scan(ctx, db.Exec, src)
 		if err != nil {
-			return FileInfo{}, fmt.Errorf("rewriting: %s", firstLine(err))
+			return FileInfo{}, err
+		}
+		defer forget()
+		r, err := db.Query(ctx, "SELECT * FROM "+scan+" WHERE "+where)
+		if err != nil {
+			return FileInfo{}, fmt.Errorf("rewriting: %w", readError(err))
 		}
 		defer r.Release()
-		sink, err := newParquetSink(tmp, name, r.Schema(), plain, memory.DefaultAllocator)
+		sink, err := newParquetSink(tmp, name, r.Schema(), plain, newKey, memory.DefaultAllocator)
 		if err != nil {
 			return FileInfo{}, err
 		}
@@ -197,6 +233,7 @@ func republish(ctx context.Context, cat *store.Catalog, v store.Version, files [
 	}
 	m := &Manifest{Job: "erasure", RunID: newRunID(), Status: StatusPublished, Dataset: v.Dataset,
 		Version: next, StartedAt: time.Now().UTC(), KeyName: v.KeyName, KeyID: v.KeyID,
+		Encryption: v.Encryption, MasterKeyID: wrapped.MasterKeyID,
 		PolicyHash: v.PolicyHash, Columns: v.Columns, Files: []FileInfo{data}}
 	quar, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "quarantine", "*.parquet"))
 	if len(quar) > 0 {
@@ -218,7 +255,7 @@ func republish(ctx context.Context, cat *store.Catalog, v store.Version, files [
 	}
 	nv := v
 	nv.Version, nv.CreatedAt, nv.Path = next, m.FinishedAt, VersionDir(v.Dataset, next)
-	nv.Rows, nv.Manifest = data.Rows, manifest
+	nv.Rows, nv.Manifest, nv.DataKey = data.Rows, manifest, wrapped
 	if err := publish(ctx, cat, tmp, nv, nil); err != nil {
 		return 0, err
 	}

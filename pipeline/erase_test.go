@@ -33,7 +33,8 @@ func TestEraseSubjectsLeavesNoTrace(t *testing.T) {
 	}
 	key, _ := f.ring.Key("crm-test")
 	p := anonymize.NewPseudonymizer(key)
-	before := queryInt(t, f.db(), "SELECT count(*) FROM read_parquet(?)", f.versionGlob("bookings", 2))
+	db := f.db()
+	before := queryInt(t, db, "SELECT count(*) FROM "+f.scan(db, f.versionGlob("bookings", 2)))
 
 	done, err := pipeline.EraseSubjects(context.Background(), f.cat, f.ring, ids, "")
 	if err != nil {
@@ -42,7 +43,7 @@ func TestEraseSubjectsLeavesNoTrace(t *testing.T) {
 	if len(done) != 1 || done[0].Version != 3 || done[0].Rows == 0 {
 		t.Fatalf("erasure = %+v, want version 3 without some rows", done)
 	}
-	if after := queryInt(t, f.db(), "SELECT count(*) FROM read_parquet(?)", f.versionGlob("bookings", 3)); after != before-done[0].Rows {
+	if after := queryInt(t, db, "SELECT count(*) FROM "+f.scan(db, f.versionGlob("bookings", 3))); after != before-done[0].Rows {
 		t.Errorf("version 3 holds %d rows, want %d", after, before-done[0].Rows)
 	}
 
@@ -59,8 +60,8 @@ func TestEraseSubjectsLeavesNoTrace(t *testing.T) {
 			col = "unit_token"
 		}
 		for _, who := range ids {
-			if n := queryInt(t, f.db(), "SELECT count(*) FROM read_parquet(?) WHERE "+col+" = ?",
-				path, p.Token(who)); n != 0 {
+			if n := queryInt(t, db, "SELECT count(*) FROM "+f.scan(db, path)+" WHERE "+col+" = ?",
+				p.Token(who)); n != 0 {
 				t.Errorf("%s still holds a subject's token", path)
 			}
 		}
@@ -91,8 +92,8 @@ func TestEraseSubjectsLeavesNoTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.mustRun(f.spec(spec+"erasure: {path: erase.csv}\n", synth.CSV))
-	if n := queryInt(t, f.db(), "SELECT count(*) FROM read_parquet(?) WHERE passenger_id IN (?, ?)",
-		f.versionGlob("bookings", 4), p.Token(ids[0]), p.Token(ids[1])); n != 0 {
+	if n := queryInt(t, db, "SELECT count(*) FROM "+f.scan(db, f.versionGlob("bookings", 4))+
+		" WHERE passenger_id IN (?, ?)", p.Token(ids[0]), p.Token(ids[1])); n != 0 {
 		t.Errorf("the next run published %d rows of erased subjects", n)
 	}
 }

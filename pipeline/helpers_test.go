@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +176,39 @@ func colIndex(t *testing.T, header []string, name string) int {
 	}
 	t.Fatalf("no column %s in %v", name, header)
 	return -1
+}
+
+// scan returns SQL reading the Parquet files of glob, a data or quarantine
+// glob of one dataset version, with the version's data key handed to db.
+func (f *fixture) scan(db *sql.DB, glob string) string {
+	f.t.Helper()
+	rel, err := filepath.Rel(f.dataDir, glob)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	parts := strings.Split(rel, string(filepath.Separator)) // datasets/<name>/v<N>/...
+	version, err := strconv.Atoi(strings.TrimPrefix(parts[2], "v"))
+	if err != nil {
+		f.t.Fatalf("glob %s names no version", glob)
+	}
+	versions, err := f.cat.Versions(context.Background(), parts[1])
+	if err != nil || version > len(versions) {
+		f.t.Fatalf("glob %s: versions %v, %v", glob, len(versions), err)
+	}
+	dk, err := pipeline.VersionKey(f.ring, versions[version-1])
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	files, err := filepath.Glob(glob)
+	if err != nil || len(files) == 0 {
+		f.t.Fatalf("glob %s matches no file", glob)
+	}
+	src, _, err := dk.Scan(context.Background(), func(ctx context.Context, q string) error {
+		_, err := db.ExecContext(ctx, q)
+		return err
+	}, files)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return src
 }

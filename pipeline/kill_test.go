@@ -138,7 +138,12 @@ func assertCurrentReadable(t *testing.T, f *fixture, rows int64) {
 	if err != nil || len(versions) != 1 {
 		t.Fatalf("versions = %d, %v; want only version 1", len(versions), err)
 	}
-	if n := queryInt(t, f.db(), "SELECT count(*) FROM read_parquet(?)", f.versionGlob("bookings", 1)); n != rows {
+	db := f.db()
+	prev := f.cat
+	f.cat = cat
+	src := f.scan(db, f.versionGlob("bookings", 1))
+	f.cat = prev
+	if n := queryInt(t, db, "SELECT count(*) FROM "+src); n != rows {
 		t.Fatalf("version 1 holds %d rows, want %d", n, rows)
 	}
 }

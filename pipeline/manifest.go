@@ -37,6 +37,12 @@ type Manifest struct {
 	PolicyHash string `json:"policy_hash"`
 	KeyName    string `json:"key_name"`
 	KeyID      string `json:"key_id"`
+	// Encryption is how the files are stored: store.EncryptionPME, or
+	// store.EncryptionNone when the job asked for plain output.
+	Encryption string `json:"encryption"`
+	// MasterKeyID is the master key the version's data key was first
+	// wrapped under; rotation may rewrap it later.
+	MasterKeyID string `json:"master_key_id,omitempty"`
 	// Reference is the date age bands were computed at (YYYY-MM-DD).
 	Reference string `json:"reference_date"`
 
@@ -131,6 +137,12 @@ func (m *Manifest) Summary(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "dropped columns\t%s\n", strings.Join(names, ", "))
 	fmt.Fprintf(tw, "key\t%s\n", m.KeyID)
+	if m.Encryption == store.EncryptionNone {
+		fmt.Fprintf(tw, "encryption\tnone: plain files, as the job asked\n")
+	} else {
+		fmt.Fprintf(tw, "encryption\t%s, data key wrapped under %s\n", m.Encryption,
+			m.MasterKeyID)
+	}
 	fmt.Fprintf(tw, "duration\t%.2fs (%.0f rows/s)\n", m.Seconds, float64(m.Rows.Read)/max(m.Seconds, 1e-9))
 	tw.Flush()
 	if m.Risk != nil {

@@ -15,12 +15,13 @@ import (
 
 	"haze/anonymize"
 	"haze/internal/duckstream"
+	"haze/store"
 )
 
 // AssessRisk measures re-identification risk on the quasi-identifiers of
-// spec over Parquet files whose privacy unit column is unit. db is any
-// DuckDB connection; nothing is written.
-func AssessRisk(ctx context.Context, db *sql.DB, files []string, unit string,
+// spec over Parquet files, encrypted under dk, whose privacy unit column
+// is unit. db is any DuckDB database; nothing is written.
+func AssessRisk(ctx context.Context, db *sql.DB, dk DataKey, files []string, unit string,
 	spec anonymize.RiskSpec) (anonymize.RiskReport, error) {
 	r := anonymize.RiskReport{QuasiIdentifiers: spec.QuasiIdentifiers, K: spec.K,
 		Sensitive: spec.Sensitive}
@@ -28,7 +29,11 @@ func AssessRisk(ctx context.Context, db *sql.DB, files []string, unit string,
 		return r, err
 	}
 	r.K = spec.K
-	src := "read_parquet(" + fileListSQL(files) + ")"
+	src, forget, err := dk.Scan(ctx, sqlExec(db), files)
+	if err != nil {
+		return r, err
+	}
+	defer forget()
 	cols, err := columnsOf(ctx, db, src)
 	if err != nil {
 		return r, err
@@ -55,7 +60,7 @@ func AssessRisk(ctx context.Context, db *sql.DB, files []string, unit string,
 		minDiversity + ` FROM c`
 	if err := db.QueryRowContext(ctx, q).Scan(&r.Classes, &r.SmallestClass, &r.Unique,
 		&r.ClassesBelowK, &r.RowsBelowK, &r.Rows, &r.MinDiversity); err != nil {
-		return r, fmt.Errorf("risk: %s", firstLine(err))
+		return r, fmt.Errorf("risk: %w", readError(err))
 	}
 
 	key := classKey(spec.QuasiIdentifiers)
@@ -63,7 +68,7 @@ func AssessRisk(ctx context.Context, db *sql.DB, files []string, unit string,
 		quoteIdent(unit) + `) FROM ` + src + `) FROM ` + src + ` WHERE ` + key + ` IN (` +
 		smallClasses(src, unit, key, k) + `)`
 	if err := db.QueryRowContext(ctx, q).Scan(&r.PeopleBelowK, &r.People); err != nil {
-		return r, fmt.Errorf("risk: %s", firstLine(err))
+		return r, fmt.Errorf("risk: %w", readError(err))
 	}
 	return r, nil
 }
@@ -88,7 +93,7 @@ func smallClasses(src, unit, key, k string) string {
 func columnsOf(ctx context.Context, db *sql.DB, src string) ([]string, error) {
 	rows, err := db.QueryContext(ctx, "SELECT column_name FROM (DESCRIBE SELECT * FROM "+src+")")
 	if err != nil {
-		return nil, fmt.Errorf("risk: %s", firstLine(err))
+		return nil, fmt.Errorf("risk: %w", readError(err))
 	}
 	defer rows.Close()
 	var out []string
@@ -122,7 +127,8 @@ func fileListSQL(files []string) string {
 // classes below k, and appends those rows to the quarantine (as their
 // unit's token and a reason). It returns how many rows it moved.
 func suppress(ctx context.Context, dir, unit string, spec anonymize.RiskSpec, files []FileInfo,
-	mem memory.Allocator) (moved int64, newFiles []FileInfo, quarantine FileInfo, err error) {
+	dk DataKey, mem memory.Allocator) (moved int64, newFiles []FileInfo, quarantine FileInfo,
+	err error) {
 	db, err := duckstream.Open(map[string]string{"memory_limit": "256MB"})
 	if err != nil {
 		return 0, nil, FileInfo{}, err
@@ -133,7 +139,11 @@ func suppress(ctx context.Context, dir, unit string, spec anonymize.RiskSpec, fi
 	for i, f := range files {
 		paths[i] = filepath.Join(dir, f.Path)
 	}
-	src := "read_parquet(" + fileListSQL(paths) + ")"
+	src, forget, err := dk.Scan(ctx, db.Exec, paths)
+	if err != nil {
+		return 0, nil, FileInfo{}, err
+	}
+	defer forget()
 	key := classKey(spec.QuasiIdentifiers)
 	small := smallClasses(src, unit, key, strconv.FormatInt(spec.K, 10))
 	if err := db.Exec(ctx, "CREATE TEMP TABLE haze_small AS "+small); err != nil {
@@ -145,7 +155,8 @@ func suppress(ctx context.Context, dir, unit string, spec anonymize.RiskSpec, fi
 	if err != nil {
 		return 0, nil, FileInfo{}, fmt.Errorf("suppressing: %s", firstLine(err))
 	}
-	sink, err := newParquetSink(dir, "data/part-suppressed.parquet", kept.Schema(), []string{unit}, mem)
+	sink, err := newParquetSink(dir, "data/part-suppressed.parquet", kept.Schema(),
+		[]string{unit}, dk, mem)
 	if err != nil {
 		kept.Release()
 		return 0, nil, FileInfo{}, err
@@ -174,7 +185,8 @@ func suppress(ctx context.Context, dir, unit string, spec anonymize.RiskSpec, fi
 		return 0, nil, FileInfo{}, fmt.Errorf("suppressing: %s", firstLine(err))
 	}
 	defer gone.Release()
-	quar, err := newParquetSink(dir, "quarantine/part-suppressed.parquet", quarantineSchema, nil, mem)
+	quar, err := newParquetSink(dir, "quarantine/part-suppressed.parquet", quarantineSchema,
+		nil, dk, mem)
 	if err != nil {
 		return 0, nil, FileInfo{}, err
 	}
@@ -209,4 +221,25 @@ func suppress(ctx context.Context, dir, unit string, spec anonymize.RiskSpec, fi
 		}
 	}
 	return moved, []FileInfo{info}, quarantine, nil
+}
+
+// AssessVersion measures re-identification risk on a published dataset
+// version, opening its data key with ring when it is encrypted.
+func AssessVersion(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
+	v store.Version, spec anonymize.RiskSpec) (anonymize.RiskReport, error) {
+	files, err := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
+	if err != nil || len(files) == 0 {
+		return anonymize.RiskReport{}, fmt.Errorf("dataset %s version %d has no data files",
+			v.Dataset, v.Version)
+	}
+	dk, err := VersionKey(ring, v)
+	if err != nil {
+		return anonymize.RiskReport{}, err
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return anonymize.RiskReport{}, err
+	}
+	defer db.Close()
+	return AssessRisk(ctx, db, dk, files, v.PrivacyUnit, spec)
 }

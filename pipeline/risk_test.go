@@ -62,7 +62,7 @@ func TestRiskReportFindsAndSuppressesRareCombination(t *testing.T) {
 			db := f.db()
 			glob := f.versionGlob("bookings", 1)
 			classes := `SELECT nationality, gender, count(DISTINCT passenger_id) AS people,
-				count(*) AS n FROM read_parquet(?) GROUP BY ALL`
+				count(*) AS n FROM ` + f.scan(db, glob) + ` GROUP BY ALL`
 			if !suppress {
 				for _, c := range []struct {
 					name string
@@ -74,24 +74,24 @@ func TestRiskReportFindsAndSuppressesRareCombination(t *testing.T) {
 					{"unique", r.Unique, "SELECT count(*) FILTER (WHERE people = 1) FROM (" + classes + ")"},
 					{"rows below k", r.RowsBelowK, "SELECT coalesce(sum(n) FILTER (WHERE people < 5), 0) FROM (" + classes + ")"},
 				} {
-					if want := queryInt(t, db, c.q, glob); c.got != want {
+					if want := queryInt(t, db, c.q); c.got != want {
 						t.Errorf("%s = %d, want %d", c.name, c.got, want)
 					}
 				}
 				if r.Unique < 1 || r.KAnonymous() {
 					t.Errorf("the planted unique passenger was not found: %+v", r)
 				}
-				if n := queryInt(t, db, "SELECT count(*) FROM read_parquet(?) WHERE nationality = 'ZZ'", glob); n != 1 {
+				if n := queryInt(t, db, "SELECT count(*) FROM "+f.scan(db, glob)+" WHERE nationality = 'ZZ'"); n != 1 {
 					t.Errorf("planted rows published = %d, want 1 without suppression", n)
 				}
 				return
 			}
 
 			// Suppressed: the planted row is gone, k holds, and the cost is counted.
-			if n := queryInt(t, db, "SELECT count(*) FROM read_parquet(?) WHERE nationality = 'ZZ'", glob); n != 0 {
+			if n := queryInt(t, db, "SELECT count(*) FROM "+f.scan(db, glob)+" WHERE nationality = 'ZZ'"); n != 0 {
 				t.Errorf("planted rows published = %d, want 0", n)
 			}
-			if min := queryInt(t, db, "SELECT min(people) FROM ("+classes+")", glob); min < 5 {
+			if min := queryInt(t, db, "SELECT min(people) FROM ("+classes+")"); min < 5 {
 				t.Errorf("smallest published class holds %d people, want >= 5", min)
 			}
 			if r.After == nil || !r.After.KAnonymous() || !r.Suppressed {
@@ -100,14 +100,13 @@ func TestRiskReportFindsAndSuppressesRareCombination(t *testing.T) {
 			if m.Rows.Suppressed != r.RowsBelowK || m.Rows.Suppressed == 0 {
 				t.Errorf("suppressed %d rows, report says %d below k", m.Rows.Suppressed, r.RowsBelowK)
 			}
-			published := queryInt(t, db, "SELECT count(*) FROM read_parquet(?)", glob)
+			published := queryInt(t, db, "SELECT count(*) FROM "+f.scan(db, glob)+"")
 			if published != m.Rows.Published {
 				t.Errorf("published %d rows, manifest says %d", published, m.Rows.Published)
 			}
 			key, _ := f.ring.Key("crm-test")
 			q := f.dataDir + "/" + pipeline.VersionDir("bookings", 1) + "/quarantine/*.parquet"
-			if n := queryInt(t, db, "SELECT count(*) FROM read_parquet(?) WHERE stage = 'risk' AND unit_token = ?",
-				q, anonymize.NewPseudonymizer(key).Token("PAX999999999")); n != 1 {
+			if n := queryInt(t, db, "SELECT count(*) FROM "+f.scan(db, q)+" WHERE stage = 'risk' AND unit_token = ?", anonymize.NewPseudonymizer(key).Token("PAX999999999")); n != 1 {
 				t.Errorf("quarantine holds %d suppressed rows of the planted passenger, want 1", n)
 			}
 		})

@@ -93,11 +93,17 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Ma
 		Reference: start.UTC().Format(time.DateOnly)}
 
 	// Keys first: a job with a wrong key must not read anything.
-	key, err := loadKey(spec, opts.Keyring)
+	ring, key, err := loadKey(spec, opts.Keyring)
 	if err != nil {
 		return nil, err
 	}
 	m.KeyID = key.ID()
+	m.Encryption = store.EncryptionPME
+	if spec.Output.Plain {
+		m.Encryption = store.EncryptionNone
+	} else if _, err := ring.Master(); err != nil {
+		return nil, err
+	}
 
 	format, _ := spec.Format()
 	path := spec.SourcePath()
@@ -123,6 +129,14 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Ma
 	}
 	if err := cleanLeftovers(dsDir, next); err != nil {
 		return nil, err
+	}
+	var dk DataKey
+	var wrapped store.DataKey
+	if !spec.Output.Plain {
+		if dk, wrapped, err = newDataKey(ring, spec.Output.Dataset, next); err != nil {
+			return nil, err
+		}
+		m.MasterKeyID = wrapped.MasterKeyID
 	}
 
 	db, err := duckstream.Open(map[string]string{
@@ -171,7 +185,7 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Ma
 	}()
 
 	query := sourceQuery(spec, format, path, export, planned, withErasure)
-	res, err := stream(ctx, db, query, tmp, planned, key, spec.PrivacyUnit, opts)
+	res, err := stream(ctx, db, query, tmp, planned, key, spec.PrivacyUnit, dk, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +202,7 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Ma
 		m.Rows.RejectedShare = float64(m.Rows.Rejected+m.Rows.Quarantined) / float64(m.Rows.Read)
 	}
 	if spec.Risk != nil {
-		if err := assessRun(ctx, spec, tmp, unitOutput(spec), m, opts.Allocator); err != nil {
+		if err := assessRun(ctx, spec, tmp, unitOutput(spec), dk, m, opts.Allocator); err != nil {
 			return nil, err
 		}
 	}
@@ -235,6 +249,7 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Ma
 		Path: VersionDir(spec.Output.Dataset, next), PrivacyUnit: unitOutput(spec),
 		KeyName: key.Name(), KeyID: key.ID(), Columns: m.Columns, DP: spec.dpDefaults(),
 		Rows: m.Rows.Published, PolicyHash: m.PolicyHash, Manifest: manifest,
+		Encryption: m.Encryption, DataKey: wrapped,
 	}
 	if err := publish(ctx, cat, tmp, v, opts.hook); err != nil {
 		return nil, err
@@ -245,17 +260,18 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Ma
 	return m, nil
 }
 
-func loadKey(spec *Spec, ring *anonymize.Keyring) (anonymize.Key, error) {
+func loadKey(spec *Spec, ring *anonymize.Keyring) (*anonymize.Keyring, anonymize.Key, error) {
 	if ring == nil {
 		path, err := spec.KeyringPath()
 		if err != nil {
-			return anonymize.Key{}, err
+			return nil, anonymize.Key{}, err
 		}
 		if ring, err = anonymize.LoadKeyring(path); err != nil {
-			return anonymize.Key{}, err
+			return nil, anonymize.Key{}, err
 		}
 	}
-	return ring.Key(spec.Key)
+	key, err := ring.Key(spec.Key)
+	return ring, key, err
 }
 
 // plan matches the spec to the export's columns and compiles the policies.
@@ -379,7 +395,7 @@ func hashFile(path string) <-chan hashResult {
 
 // assessRun adds the risk report to a finished run and, when asked,
 // suppresses the rows of classes below k before anything is published.
-func assessRun(ctx context.Context, spec *Spec, dir, unit string, m *Manifest,
+func assessRun(ctx context.Context, spec *Spec, dir, unit string, dk DataKey, m *Manifest,
 	mem memory.Allocator) error {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
@@ -393,12 +409,12 @@ func assessRun(ctx context.Context, spec *Spec, dir, unit string, m *Manifest,
 		}
 		return out
 	}
-	report, err := AssessRisk(ctx, db, paths(), unit, *spec.Risk)
+	report, err := AssessRisk(ctx, db, dk, paths(), unit, *spec.Risk)
 	if err != nil {
 		return err
 	}
 	if spec.Risk.Suppress && report.ClassesBelowK > 0 {
-		moved, files, quar, err := suppress(ctx, dir, unit, *spec.Risk, m.Files, mem)
+		moved, files, quar, err := suppress(ctx, dir, unit, *spec.Risk, m.Files, dk, mem)
 		if err != nil {
 			return err
 		}
@@ -408,7 +424,7 @@ func assessRun(ctx context.Context, spec *Spec, dir, unit string, m *Manifest,
 		m.Rows.Suppressed = moved
 		m.QuarantineReasons[fmt.Sprintf("suppressed: equivalence class of fewer than %d people",
 			report.K)] += moved
-		after, err := AssessRisk(ctx, db, paths(), unit, *spec.Risk)
+		after, err := AssessRisk(ctx, db, dk, paths(), unit, *spec.Risk)
 		if err != nil {
 			return err
 		}

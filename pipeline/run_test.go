@@ -51,7 +51,7 @@ func TestRunPublishesDataset(t *testing.T) {
 		t.Errorf("catalog version = %+v", v)
 	}
 	db := f.db()
-	if n := queryInt(t, db, "SELECT count(*) FROM read_parquet(?)", f.versionGlob("bookings", 1)); n != consented {
+	if n := queryInt(t, db, "SELECT count(*) FROM "+f.scan(db, f.versionGlob("bookings", 1))+""); n != consented {
 		t.Errorf("parquet rows = %d, want %d", n, consented)
 	}
 	var names []string
@@ -109,8 +109,8 @@ func TestUnnamedColumnsAreDropped(t *testing.T) {
 		}
 	}
 	db := f.db()
-	if n := queryInt(t, db, `SELECT count(*) FROM (DESCRIBE SELECT * FROM read_parquet(?))
-		WHERE column_name IN ('loyalty_notes', 'phone', 'first_name')`, f.versionGlob("bookings", 1)); n != 0 {
+	if n := queryInt(t, db, `SELECT count(*) FROM (DESCRIBE SELECT * FROM `+f.scan(db, f.versionGlob("bookings", 1))+`)
+		WHERE column_name IN ('loyalty_notes', 'phone', 'first_name')`); n != 0 {
 		t.Errorf("%d dropped columns in the output", n)
 	}
 }
@@ -147,7 +147,7 @@ func TestNoIdentifierSurvives(t *testing.T) {
 
 	// No output cell equals or contains one of them.
 	db := f.db()
-	rows, err := db.Query(`SELECT columns(*)::VARCHAR FROM read_parquet(?)`, f.versionGlob("bookings", 1))
+	rows, err := db.Query(`SELECT columns(*)::VARCHAR FROM ` + f.scan(db, f.versionGlob("bookings", 1)) + ``)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestTokensAreKeyedAndDeterministic(t *testing.T) {
 
 	db := f.db()
 	tokens := func(glob string) []string {
-		rows, err := db.Query("SELECT DISTINCT passenger_id FROM read_parquet(?) ORDER BY 1", glob)
+		rows, err := db.Query("SELECT DISTINCT passenger_id FROM " + f.scan(db, glob) + " ORDER BY 1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,8 +292,7 @@ func TestErasureRemovesEverySubjectRow(t *testing.T) {
 	p := anonymize.NewPseudonymizer(key)
 	db := f.db()
 	for _, e := range erase {
-		if n := queryInt(t, db, "SELECT count(*) FROM read_parquet(?) WHERE passenger_id = ?",
-			f.versionGlob("bookings", 1), p.Token(e)); n != 0 {
+		if n := queryInt(t, db, "SELECT count(*) FROM "+f.scan(db, f.versionGlob("bookings", 1))+" WHERE passenger_id = ?", p.Token(e)); n != 0 {
 			t.Errorf("%d rows of an erased subject published", n)
 		}
 	}
@@ -318,11 +317,11 @@ func TestDirtyExportLandsInQuarantine(t *testing.T) {
 
 	db := f.db()
 	q := filepath.Join(f.dataDir, pipeline.VersionDir("bookings", 1), "quarantine", "*.parquet")
-	if n := queryInt(t, db, `SELECT count(*) FROM read_parquet(?)`, q); n != m.Rows.Rejected+m.Rows.Quarantined {
+	if n := queryInt(t, db, `SELECT count(*) FROM `+f.scan(db, q)+``); n != m.Rows.Rejected+m.Rows.Quarantined {
 		t.Errorf("quarantine holds %d rows, want %d", n, m.Rows.Rejected+m.Rows.Quarantined)
 	}
-	if n := queryInt(t, db, `SELECT count(*) FROM read_parquet(?) WHERE stage = 'read'
-		AND line > 1 AND reason LIKE '%fewer fields%'`, q); n == 0 {
+	if n := queryInt(t, db, `SELECT count(*) FROM `+f.scan(db, q)+` WHERE stage = 'read'
+		AND line > 1 AND reason LIKE '%fewer fields%'`); n == 0 {
 		t.Error("no short line quarantined with its line number")
 	}
 	for _, reason := range []string{
@@ -330,12 +329,12 @@ func TestDirtyExportLandsInQuarantine(t *testing.T) {
 		"fare_amount: not a valid number",
 		"date_of_birth: not a valid date (YYYY-MM-DD)",
 	} {
-		if n := queryInt(t, db, `SELECT count(*) FROM read_parquet(?) WHERE reason = ?`, q, reason); n == 0 {
+		if n := queryInt(t, db, `SELECT count(*) FROM `+f.scan(db, q)+` WHERE reason = ?`, reason); n == 0 {
 			t.Errorf("no row quarantined for %q", reason)
 		}
 	}
-	if n := queryInt(t, db, `SELECT count(*) FROM read_parquet(?) WHERE stage = 'policy'
-		AND reason <> 'passenger_id: privacy unit is empty' AND length(unit_token) <> 22`, q); n != 0 {
+	if n := queryInt(t, db, `SELECT count(*) FROM `+f.scan(db, q)+` WHERE stage = 'policy'
+		AND reason <> 'passenger_id: privacy unit is empty' AND length(unit_token) <> 22`); n != 0 {
 		t.Errorf("%d policy rows without the unit's token", n)
 	}
 
@@ -403,8 +402,8 @@ func TestFormatsGiveTheSameDataset(t *testing.T) {
 	for _, format := range formats[1:] {
 		other := f.versionGlob("from_"+string(format), 1)
 		for _, pair := range [][2]string{{base, other}, {other, base}} {
-			n := queryInt(t, db, `SELECT count(*) FROM (SELECT * FROM read_parquet(?)
-				EXCEPT ALL SELECT * FROM read_parquet(?))`, pair[0], pair[1])
+			n := queryInt(t, db, `SELECT count(*) FROM (SELECT * FROM `+f.scan(db, pair[0])+`
+				EXCEPT ALL SELECT * FROM `+f.scan(db, pair[1])+`)`)
 			if n != 0 {
 				t.Errorf("csv and %s datasets differ in %d rows", format, n)
 			}

@@ -50,11 +50,12 @@ type parquetSink struct {
 	rows      int64
 }
 
-// newParquetSink creates a Parquet file in dir. Columns named in plain are
+// newParquetSink creates a Parquet file in dir, encrypted under key (footer
+// and columns, AES-GCM) unless key is plain. Columns named in plain are
 // written without dictionary encoding or statistics: their values
 // (pseudonym tokens) are nearly all distinct and random, so a dictionary
 // and min/max only cost time.
-func newParquetSink(dir, name string, schema *arrow.Schema, plain []string,
+func newParquetSink(dir, name string, schema *arrow.Schema, plain []string, key DataKey,
 	mem memory.Allocator) (*parquetSink, error) {
 	path := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -72,6 +73,9 @@ func newParquetSink(dir, name string, schema *arrow.Schema, plain []string,
 	}
 	for _, c := range plain {
 		options = append(options, parquet.WithDictionaryFor(c, false), parquet.WithStatsFor(c, false))
+	}
+	if enc := key.fileEncryption(); enc != nil {
+		options = append(options, parquet.WithEncryptionProperties(enc))
 	}
 	props := parquet.NewWriterProperties(options...)
 	w, err := pqarrow.NewFileWriter(schema, out, props,

@@ -78,6 +78,11 @@ type Source struct {
 type Output struct {
 	// Dataset is the name analysts query. Required.
 	Dataset string `yaml:"dataset"`
+	// Plain writes the dataset's files unencrypted. Defaults to false:
+	// every file is encrypted under a fresh data key per version, wrapped
+	// under the keyring's master key. The manifest and the catalog record
+	// a plain version as such.
+	Plain bool `yaml:"plain"`
 }
 
 // Consent keeps rows whose Column equals Equals (a boolean, string or

@@ -29,7 +29,7 @@ type streamResult struct {
 // parallel. Memory stays bounded by the queue length and the row groups
 // being built, whatever the size of the export.
 func stream(ctx context.Context, db *duckstream.DB, query, dir string, planned []plannedColumn,
-	key anonymize.Key, unitName string, opts Options) (*streamResult, error) {
+	key anonymize.Key, unitName string, dk DataKey, opts Options) (*streamResult, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -62,7 +62,7 @@ func stream(ctx context.Context, db *duckstream.DB, query, dir string, planned [
 	work := make(chan []arrow.RecordBatch, opts.Workers)
 	writers := make([]*writer, opts.Workers)
 	for i := range writers {
-		w, err := newWriter(dir, i, b.schema, tokens, opts)
+		w, err := newWriter(dir, i, b.schema, tokens, dk, opts)
 		if err != nil {
 			for _, prev := range writers[:i] {
 				prev.abort()
@@ -146,13 +146,14 @@ type writer struct {
 	err        error
 }
 
-func newWriter(dir string, i int, schema *arrow.Schema, tokens []string, opts Options) (*writer, error) {
+func newWriter(dir string, i int, schema *arrow.Schema, tokens []string, dk DataKey,
+	opts Options) (*writer, error) {
 	name := fmt.Sprintf("part-%05d.parquet", i)
-	data, err := newParquetSink(dir, "data/"+name, schema, tokens, opts.Allocator)
+	data, err := newParquetSink(dir, "data/"+name, schema, tokens, dk, opts.Allocator)
 	if err != nil {
 		return nil, err
 	}
-	quar, err := newParquetSink(dir, "quarantine/"+name, quarantineSchema, nil, opts.Allocator)
+	quar, err := newParquetSink(dir, "quarantine/"+name, quarantineSchema, nil, dk, opts.Allocator)
 	if err != nil {
 		data.abort()
 		return nil, err

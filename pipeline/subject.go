@@ -48,14 +48,12 @@ func FindSubject(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyrin
 				return nil, fmt.Errorf("dataset %s version %d: %w", v.Dataset, v.Version, err)
 			}
 			files, err := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
-			if err != nil || len(files) == 0 {
-				continue // a version whose files are gone holds no one
+			if err != nil || len(files) == 0 || v.DataKey.Shredded() {
+				continue // a version whose files are gone or unreadable holds no one
 			}
-			var n int64
-			q := "SELECT count(*) FROM read_parquet(" + fileListSQL(files) + ") WHERE " +
-				quoteIdent(v.PrivacyUnit) + " = ?"
-			if err := db.QueryRowContext(ctx, q, token).Scan(&n); err != nil {
-				return nil, fmt.Errorf("dataset %s version %d: %s", v.Dataset, v.Version, firstLine(err))
+			n, err := countToken(ctx, db, ring, v, files, token)
+			if err != nil {
+				return nil, fmt.Errorf("dataset %s version %d: %w", v.Dataset, v.Version, err)
 			}
 			out = append(out, SubjectRows{Dataset: v.Dataset, Version: v.Version,
 				Current: v.Version == cv.Version, Rows: n})
@@ -64,15 +62,34 @@ func FindSubject(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyrin
 	return out, nil
 }
 
-// subjectToken is id's token as a version's privacy unit column holds it.
-func subjectToken(ring *anonymize.Keyring, v store.Version, id string) (string, error) {
-	key, err := ring.Key(v.KeyName)
+// countToken counts the rows of version v, in files, whose privacy unit
+// is token.
+func countToken(ctx context.Context, db *sql.DB, ring *anonymize.Keyring, v store.Version,
+	files []string, token string) (int64, error) {
+	dk, err := VersionKey(ring, v)
 	if err != nil {
-		return "", err
+		return 0, err
 	}
-	if key.ID() != v.KeyID {
-		return "", fmt.Errorf("the keyring's key %s is not the one the dataset used (%s)",
-			key.ID(), v.KeyID)
+	src, forget, err := dk.Scan(ctx, sqlExec(db), files)
+	if err != nil {
+		return 0, err
+	}
+	defer forget()
+	var n int64
+	q := "SELECT count(*) FROM " + src + " WHERE " + quoteIdent(v.PrivacyUnit) + " = ?"
+	if err := db.QueryRowContext(ctx, q, token).Scan(&n); err != nil {
+		return 0, readError(err)
+	}
+	return n, nil
+}
+
+// subjectToken is id's token as a version's privacy unit column holds it,
+// under the key the version was written with (which rotation may have
+// made an older one).
+func subjectToken(ring *anonymize.Keyring, v store.Version, id string) (string, error) {
+	key, err := ring.KeyByID(v.KeyID)
+	if err != nil {
+		return "", fmt.Errorf("the dataset's key: %w", err)
 	}
 	for _, c := range v.Columns {
 		if c.Name != v.PrivacyUnit {

@@ -67,7 +67,7 @@ func TestFindSubjectCountsMatchADirectCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := pipeline.FindSubject(context.Background(), f.cat, other, who); err == nil ||
-		!strings.Contains(err.Error(), "is not the one the dataset used") {
+		!strings.Contains(err.Error(), "is not in this keyring") {
 		t.Errorf("err = %v, want a key mismatch", err)
 	}
 }

@@ -9,9 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"haze/anonymize"
+	"haze/pipeline"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"haze/dp"
@@ -27,11 +30,16 @@ type Config struct {
 	Noise dp.Source
 	// Now returns the time; defaults to time.Now.
 	Now func() time.Time
+	// Keyring opens the data keys of encrypted dataset versions; each
+	// query hands its version's key to DuckDB for that query only.
+	// Required unless every dataset was published plain.
+	Keyring *anonymize.Keyring
 }
 
 // Engine answers DP SQL over the datasets of a catalog. It is safe for
 // concurrent use.
 type Engine struct {
+	ring  atomic.Pointer[anonymize.Keyring]
 	cat   *store.Catalog
 	db    *sql.DB // in-memory DuckDB: parses queries and runs bounded SQL
 	cfg   Config
@@ -52,7 +60,32 @@ func NewEngine(cat *store.Catalog, cfg Config) (*Engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening query engine: %w", err)
 	}
-	return &Engine{cat: cat, db: db, cfg: cfg}, nil
+	e := &Engine{cat: cat, db: db, cfg: cfg}
+	e.ring.Store(cfg.Keyring)
+	return e, nil
+}
+
+// dataKey opens the data key of version v. When the keyring lacks the
+// master that wrapped it (a rotation since the engine started), the
+// keyring file is read again once.
+func (e *Engine) dataKey(v store.Version) (pipeline.DataKey, error) {
+	ring := e.ring.Load()
+	dk, err := pipeline.VersionKey(ring, v)
+	if ring == nil || !errors.Is(err, anonymize.ErrUnknownKey) {
+		return dk, err
+	}
+	fresh, rerr := ring.Reload()
+	if rerr != nil {
+		return dk, err
+	}
+	e.ring.CompareAndSwap(ring, fresh)
+	return pipeline.VersionKey(fresh, v)
+}
+
+// exec runs one statement on the engine's DuckDB.
+func (e *Engine) exec(ctx context.Context, query string) error {
+	_, err := e.db.ExecContext(ctx, query)
+	return err
 }
 
 // Close releases the engine's DuckDB.
@@ -227,7 +260,16 @@ func (e *Engine) run(ctx context.Context, c *checked) (*planned, []groupRow, err
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := plan(c.q, c.t, files, c.s)
+	dk, err := e.dataKey(c.v)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, forget, err := dk.Scan(ctx, e.exec, files)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer forget()
+	p, err := plan(c.q, c.t, src, c.s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -348,6 +390,9 @@ func newID() string {
 // Plan returns the bounded SQL the engine would run for req, without
 // running it or charging anything. It is for operators and benchmarks;
 // the SQL holds no data, only the query's shape and a fresh random seed.
+// It reads the files as plain Parquet: for an encrypted version it fails
+// unless the version's data key is registered with DuckDB, which Plan
+// never does.
 func (e *Engine) Plan(ctx context.Context, req Request) (string, error) {
 	c, err := e.check(ctx, req)
 	if err != nil {
@@ -357,7 +402,11 @@ func (e *Engine) Plan(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p, err := plan(c.q, c.t, files, c.s)
+	src, _, err := pipeline.DataKey{}.Scan(ctx, e.exec, files)
+	if err != nil {
+		return "", err
+	}
+	p, err := plan(c.q, c.t, src, c.s)
 	if err != nil {
 		return "", err
 	}

@@ -131,6 +131,7 @@ func (e *env) publish(dataset string, rows []trip) int {
 			MaxContributionsPerGroup: testMaxRows},
 		Rows:       int64(len(rows)),
 		PolicyHash: "test",
+		Encryption: store.EncryptionNone,
 	}
 	if err := e.cat.Publish(e.ctx, v); err != nil {
 		e.t.Fatalf("publishing %s v%d: %v", dataset, version, err)

@@ -287,7 +287,8 @@ func TestQueryGroupsOfNaN(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := e.cat.Publish(e.ctx, store.Version{Dataset: "scores", Version: 1,
-		Path: "datasets/scores/v1", PrivacyUnit: "passenger_id",
+		Encryption: store.EncryptionNone,
+		Path:       "datasets/scores/v1", PrivacyUnit: "passenger_id",
 		Columns: []store.Column{{Name: "passenger_id", Type: "VARCHAR", Action: "pseudonymize"},
 			{Name: "score", Type: "DOUBLE", Action: "keep"}},
 		DP: store.DPDefaults{MaxGroupsContributed: testMaxGroups,

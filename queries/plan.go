@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"haze/pipeline"
 	"math"
 	"math/big"
 	"strconv"
@@ -37,7 +38,8 @@ type planned struct {
 	counted []string
 }
 
-// plan rewrites a checked query into bounded DuckDB SQL over files. The
+// plan rewrites a checked query into bounded DuckDB SQL over src, a table
+// function reading the version's files. The
 // SQL gives one row per group with, in order: the group keys as text, the
 // distinct privacy units, the rows, then per counted column its non-NULL
 // count, then per input its count, fixed-point sum, sum of squares (as
@@ -46,7 +48,7 @@ type planned struct {
 // Contribution bounds are enforced before anything is aggregated: each
 // unit keeps at most MaxRows rows per group and at most MaxGroups groups,
 // both chosen in a random order DuckDB draws afresh for every query.
-func plan(q *Query, t Table, files []string, s *settings) (*planned, error) {
+func plan(q *Query, t Table, src string, s *settings) (*planned, error) {
 	p := &planned{inputOf: make([]int, len(q.Select))}
 	index := map[string]int{}
 	for i, it := range q.Select {
@@ -80,27 +82,27 @@ func plan(q *Query, t Table, files []string, s *settings) (*planned, error) {
 		p.inputOf[i] = j
 	}
 
-	var src, perUnit, final []string
+	var cols, perUnit, final []string
 	var keys []string
-	src = append(src, QuoteIdent(t.PrivacyUnit)+" AS __u")
+	cols = append(cols, QuoteIdent(t.PrivacyUnit)+" AS __u")
 	for i, g := range q.Groups {
 		k := "__g" + strconv.Itoa(i)
 		keys = append(keys, k)
-		src = append(src, QuoteIdent(g.Column)+" AS "+k)
+		cols = append(cols, QuoteIdent(g.Column)+" AS "+k)
 		final = append(final, "CAST("+k+" AS VARCHAR)")
 	}
 	for i, c := range p.counted {
-		src = append(src, QuoteIdent(c)+" AS __c"+strconv.Itoa(i))
+		cols = append(cols, QuoteIdent(c)+" AS __c"+strconv.Itoa(i))
 	}
 	for i, in := range p.inputs {
 		factor := math.Pow10(in.scale)
 		// NULL stays NULL: greatest and least would turn it into a bound.
 		col := QuoteIdent(in.column)
-		src = append(src, fmt.Sprintf("CASE WHEN %s IS NULL THEN NULL ELSE CAST(round(least(greatest("+
+		cols = append(cols, fmt.Sprintf("CASE WHEN %s IS NULL THEN NULL ELSE CAST(round(least(greatest("+
 			"CAST(%s AS DOUBLE), %s), %s) * %s) AS BIGINT) END AS __x%d", col, col, num(in.lo),
 			num(in.hi), num(factor), i))
 	}
-	src = append(src, "random() AS __r")
+	cols = append(cols, "random() AS __r")
 
 	perUnit = append(perUnit, "__u")
 	perUnit = append(perUnit, keys...)
@@ -143,8 +145,7 @@ func plan(q *Query, t Table, files []string, s *settings) (*planned, error) {
 		groupBy = "\nGROUP BY " + strings.Join(keys, ", ")
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "WITH src AS (\n  SELECT %s\n  FROM read_parquet(%s)", strings.Join(src, ", "),
-		fileList(files))
+	fmt.Fprintf(&b, "WITH src AS (\n  SELECT %s\n  FROM %s", strings.Join(cols, ", "), src)
 	if len(filters) > 0 {
 		fmt.Fprintf(&b, "\n  WHERE %s", strings.Join(filters, " AND "))
 	}
@@ -168,14 +169,6 @@ func secretSeed() uint64 {
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
-func fileList(files []string) string {
-	q := make([]string, len(files))
-	for i, f := range files {
-		q[i] = QuoteString(f)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
-}
 
 // groupRow is one row of the bounded SQL: exact, bounded aggregates.
 type groupRow struct {
@@ -252,6 +245,9 @@ func duckError(doing string, ctx context.Context, err error) error {
 		msg = msg[:i]
 	}
 	out := fmt.Errorf("%s: %s", doing, msg)
+	if errors.Is(pipeline.DecryptError(err), pipeline.ErrDataKey) {
+		out = fmt.Errorf("%s: %w", doing, pipeline.ErrDataKey)
+	}
 	if ctx.Err() != nil {
 		return errors.Join(ctx.Err(), out)
 	}

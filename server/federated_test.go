@@ -59,7 +59,7 @@ func newPartner(t *testing.T, e *env, name string, seed uint64) *partnerSide {
 		Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
 	}
-	if p.eng, err = queries.NewEngine(p.cat, queries.Config{}); err != nil {
+	if p.eng, err = queries.NewEngine(p.cat, queries.Config{Keyring: ring}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.eng.Close() })

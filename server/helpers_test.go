@@ -202,7 +202,11 @@ func newEnvWith(t *testing.T, cfg Config, setup func(*Server)) *env {
 		t.Fatalf("opening catalog: %v", err)
 	}
 	t.Cleanup(func() { e.cat.Close() })
-	eng, err := queries.NewEngine(e.cat, queries.Config{Noise: dptest.NoNoise()})
+	ring, err := anonymize.LoadKeyring(filepath.Join(e.dir, "keys", "keyring.json"))
+	if err != nil {
+		t.Fatalf("loading keyring: %v", err)
+	}
+	eng, err := queries.NewEngine(e.cat, queries.Config{Noise: dptest.NoNoise(), Keyring: ring})
 	if err != nil {
 		t.Fatalf("NewEngine: %v", err)
 	}

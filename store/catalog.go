@@ -198,6 +198,18 @@ var migrations = []string{
 		submission VARCHAR NOT NULL,
 		PRIMARY KEY (round_id, partner)
 	);`,
+	// 5: encryption at rest. Each encrypted version's data key, wrapped
+	// under a master key; shredding destroys it. Versions published before
+	// this migration were written plain.
+	`ALTER TABLE dataset_versions ADD COLUMN encryption VARCHAR DEFAULT 'none';
+	CREATE TABLE data_keys (
+		dataset       VARCHAR NOT NULL,
+		version       INTEGER NOT NULL,
+		master_key_id VARCHAR,
+		wrapped       BLOB,
+		shredded_at   TIMESTAMPTZ,
+		PRIMARY KEY (dataset, version)
+	);`,
 }
 
 func (c *Catalog) migrate(ctx context.Context) error {

@@ -136,6 +136,9 @@ func testVersion(dataset string, version int) store.Version {
 		Rows:       int64(1000 * version),
 		PolicyHash: "sha256:abc",
 		Manifest:   json.RawMessage(`{"run":"r1"}`),
+		Encryption: store.EncryptionPME,
+		DataKey: store.DataKey{MasterKeyID: "master:0a0b0c0d0e0f",
+			Wrapped: []byte(fmt.Sprintf("wrapped-%s-%d", dataset, version))},
 	}
 }
 

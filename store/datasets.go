@@ -49,6 +49,26 @@ type DPDefaults struct {
 	MaxContributionsPerGroup int64 `json:"max_contributions_per_group"`
 }
 
+// Encryption schemes of a version's files.
+const (
+	// EncryptionPME is Parquet Modular Encryption (AES-GCM, footer and
+	// columns) under the version's own data key.
+	EncryptionPME = "parquet-aes-gcm"
+	// EncryptionNone is plain Parquet, written only when a job asks for it.
+	EncryptionNone = "none"
+)
+
+// DataKey is a version's data key as the catalog holds it: wrapped under a
+// master key, never in clear. Once shredded, Wrapped is nil for good.
+type DataKey struct {
+	MasterKeyID string
+	Wrapped     []byte
+	ShreddedAt  time.Time // zero unless shredded
+}
+
+// Shredded reports whether the key was destroyed.
+func (k DataKey) Shredded() bool { return !k.ShreddedAt.IsZero() }
+
 // Version is one published version of a dataset.
 type Version struct {
 	Dataset     string
@@ -63,6 +83,10 @@ type Version struct {
 	Rows        int64
 	PolicyHash  string
 	Manifest    json.RawMessage
+	// Encryption is EncryptionPME or EncryptionNone.
+	Encryption string
+	// DataKey is set when Encryption is EncryptionPME.
+	DataKey DataKey
 }
 
 // NextVersion returns the version number the next publish of name takes.
@@ -94,6 +118,16 @@ func (c *Catalog) Publish(ctx context.Context, v Version) error {
 	if len(v.Manifest) == 0 {
 		v.Manifest = json.RawMessage("{}")
 	}
+	switch v.Encryption {
+	case EncryptionPME:
+		if len(v.DataKey.Wrapped) == 0 || v.DataKey.MasterKeyID == "" {
+			return fmt.Errorf("publishing %s: an encrypted version needs its wrapped data key",
+				v.Dataset)
+		}
+	case EncryptionNone:
+	default:
+		return fmt.Errorf("publishing %s: unknown encryption %q", v.Dataset, v.Encryption)
+	}
 
 	c.publishMu.Lock()
 	defer c.publishMu.Unlock()
@@ -115,11 +149,20 @@ func (c *Catalog) Publish(ctx context.Context, v Version) error {
 	}
 
 	now := v.CreatedAt.UTC()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_versions VALUES
-		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_versions (dataset, version,
+		created_at, path, privacy_unit, key_name, key_id, columns, dp, row_count, policy_hash,
+		manifest, encryption) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Dataset, v.Version, now, v.Path, v.PrivacyUnit, v.KeyName, v.KeyID,
-		string(columns), string(dp), v.Rows, v.PolicyHash, string(v.Manifest)); err != nil {
+		string(columns), string(dp), v.Rows, v.PolicyHash, string(v.Manifest),
+		v.Encryption); err != nil {
 		return fmt.Errorf("publishing %s: %w", v.Dataset, err)
+	}
+	if v.Encryption == EncryptionPME {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO data_keys (dataset, version,
+			master_key_id, wrapped) VALUES (?, ?, ?, ?)`, v.Dataset, v.Version,
+			v.DataKey.MasterKeyID, v.DataKey.Wrapped); err != nil {
+			return fmt.Errorf("publishing %s: %w", v.Dataset, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO datasets VALUES (?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET current_version = excluded.current_version,
@@ -133,15 +176,23 @@ func (c *Catalog) Publish(ctx context.Context, v Version) error {
 }
 
 const versionColumns = `v.dataset, v.version, v.created_at, v.path, v.privacy_unit, v.key_name,
-	v.key_id, v.columns, v.dp, v.row_count, v.policy_hash, v.manifest`
+	v.key_id, v.columns, v.dp, v.row_count, v.policy_hash, v.manifest, v.encryption,
+	k.master_key_id, k.wrapped, k.shredded_at`
+
+// versionsJoin joins a version to its data key; alias the version table v.
+const versionsJoin = ` LEFT JOIN data_keys k ON k.dataset = v.dataset AND k.version = v.version`
 
 func scanVersion(row interface{ Scan(...any) error }) (Version, error) {
 	var v Version
 	var columns, dp, manifest string
+	var master sql.NullString
+	var shredded sql.NullTime
 	if err := row.Scan(&v.Dataset, &v.Version, &v.CreatedAt, &v.Path, &v.PrivacyUnit, &v.KeyName,
-		&v.KeyID, &columns, &dp, &v.Rows, &v.PolicyHash, &manifest); err != nil {
+		&v.KeyID, &columns, &dp, &v.Rows, &v.PolicyHash, &manifest, &v.Encryption, &master,
+		&v.DataKey.Wrapped, &shredded); err != nil {
 		return v, err
 	}
+	v.DataKey.MasterKeyID, v.DataKey.ShreddedAt = master.String, shredded.Time
 	if err := json.Unmarshal([]byte(columns), &v.Columns); err != nil {
 		return v, fmt.Errorf("decoding columns of %s: %w", v.Dataset, err)
 	}
@@ -156,8 +207,8 @@ func scanVersion(row interface{ Scan(...any) error }) (Version, error) {
 // ErrNotFound.
 func (c *Catalog) Current(ctx context.Context, name string) (Version, error) {
 	row := c.db.QueryRowContext(ctx, `SELECT `+versionColumns+` FROM datasets d
-		JOIN dataset_versions v ON v.dataset = d.name AND v.version = d.current_version
-		WHERE d.name = ?`, name)
+		JOIN dataset_versions v ON v.dataset = d.name AND v.version = d.current_version`+
+		versionsJoin+` WHERE d.name = ?`, name)
 	v, err := scanVersion(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, fmt.Errorf("dataset %q: %w", name, ErrNotFound)
@@ -171,14 +222,14 @@ func (c *Catalog) Current(ctx context.Context, name string) (Version, error) {
 // Datasets returns the current version of every dataset, by name.
 func (c *Catalog) Datasets(ctx context.Context) ([]Version, error) {
 	return c.queryVersions(ctx, `SELECT `+versionColumns+` FROM datasets d
-		JOIN dataset_versions v ON v.dataset = d.name AND v.version = d.current_version
-		ORDER BY d.name`)
+		JOIN dataset_versions v ON v.dataset = d.name AND v.version = d.current_version`+
+		versionsJoin+` ORDER BY d.name`)
 }
 
 // Versions returns every version of a dataset, oldest first.
 func (c *Catalog) Versions(ctx context.Context, name string) ([]Version, error) {
-	return c.queryVersions(ctx, `SELECT `+versionColumns+` FROM dataset_versions v
-		WHERE v.dataset = ? ORDER BY v.version`, name)
+	return c.queryVersions(ctx, `SELECT `+versionColumns+` FROM dataset_versions v`+
+		versionsJoin+` WHERE v.dataset = ? ORDER BY v.version`, name)
 }
 
 func (c *Catalog) queryVersions(ctx context.Context, query string, args ...any) ([]Version, error) {

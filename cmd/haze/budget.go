@@ -116,11 +116,17 @@ func withCatalog(ctx context.Context, dataDir string, f func(*store.Catalog) err
 	return f(cat)
 }
 
-// withEngine opens the catalog of dataDir and a query engine over it for f.
-func withEngine(ctx context.Context, dataDir string, limits queries.Limits,
+// withEngine opens the catalog of dataDir and a query engine over it for
+// f; the keyring at keyringPath (or $HAZE_KEYRING), when there is one,
+// opens encrypted datasets.
+func withEngine(ctx context.Context, dataDir, keyringPath string, limits queries.Limits,
 	f func(*store.Catalog, *queries.Engine) error) error {
+	ring, err := optionalKeyring(keyringPath)
+	if err != nil {
+		return err
+	}
 	return withCatalog(ctx, dataDir, func(cat *store.Catalog) error {
-		eng, err := queries.NewEngine(cat, queries.Config{Limits: limits})
+		eng, err := queries.NewEngine(cat, queries.Config{Limits: limits, Keyring: ring})
 		if err != nil {
 			return err
 		}

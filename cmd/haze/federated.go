@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"haze/anonymize"
 	"haze/federated"
 	"haze/queries"
 	"haze/store"
@@ -150,6 +151,7 @@ func roundCommand() *cobra.Command {
 
 type submitConfig struct {
 	coordinator, key, identity, round, dataDir string
+	keyring                                    string
 	maxEpsilon                                 float64
 }
 
@@ -168,6 +170,8 @@ func submitCommand() *cobra.Command {
 	f.StringVar(&cfg.identity, "identity", "", "this partner's identity file (required)")
 	f.StringVar(&cfg.round, "round", "", "round id (required)")
 	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "this partner's own data directory")
+	f.StringVar(&cfg.keyring, "keyring", "", "this partner's keyring, for its encrypted "+
+		"datasets ($"+anonymize.EnvKeyring+")")
 	f.Float64Var(&cfg.maxEpsilon, "max-epsilon", 2, "refuse rounds that spend more ε than this")
 	return cmd
 }
@@ -196,7 +200,7 @@ func runSubmit(ctx context.Context, cfg submitConfig, out io.Writer) error {
 		return fmt.Errorf("round %s releases cells of fewer than %d partners", r.ID, federated.MinRoster)
 	}
 
-	return withEngine(ctx, cfg.dataDir, queries.Limits{}, func(cat *store.Catalog, eng *queries.Engine) error {
+	return withEngine(ctx, cfg.dataDir, cfg.keyring, queries.Limits{}, func(cat *store.Catalog, eng *queries.Engine) error {
 		exact, contributes, err := federated.LocalAggregate(ctx, eng, cat, r)
 		if err != nil {
 			return err
@@ -250,7 +254,7 @@ func localCommand() *cobra.Command {
 				return err
 			}
 			var exact []int64
-			if err := withEngine(ctx, cfg.dataDir, queries.Limits{},
+			if err := withEngine(ctx, cfg.dataDir, cfg.keyring, queries.Limits{},
 				func(cat *store.Catalog, eng *queries.Engine) error {
 					exact, _, err = federated.LocalAggregate(ctx, eng, cat, r)
 					return err
@@ -276,6 +280,8 @@ func localCommand() *cobra.Command {
 	f.StringVar(&cfg.key, "key", os.Getenv("HAZE_API_KEY"), "this partner's API key ($HAZE_API_KEY)")
 	f.StringVar(&cfg.round, "round", "", "round id (required)")
 	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "this partner's own data directory")
+	f.StringVar(&cfg.keyring, "keyring", "", "this partner's keyring, for its encrypted "+
+		"datasets ($"+anonymize.EnvKeyring+")")
 	return cmd
 }
 

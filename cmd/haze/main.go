@@ -35,7 +35,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(genCommand(), keyringCommand(), pipelineCommand(), queryCommand(), budgetCommand(), serveCommand(), federatedCommand(), riskCommand(), subjectCommand(),
+	root.AddCommand(genCommand(), keyringCommand(), pipelineCommand(), queryCommand(), budgetCommand(), serveCommand(), federatedCommand(), riskCommand(), subjectCommand(), datasetCommand(),
 		keysCommand(), auditCommand())
 
 	if err := root.ExecuteContext(ctx); err != nil {

@@ -13,12 +13,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"haze/anonymize"
 	"haze/queries"
 	"haze/store"
 )
 
 type queryConfig struct {
 	dataDir, dataset, as, format, mechanism string
+	keyring                                 string
 	epsilon, delta                          float64
 	maxGroups, maxRows                      int64
 	bounds, groups                          []string
@@ -38,6 +40,8 @@ func queryCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+	f.StringVar(&cfg.keyring, "keyring", "", "keyring, for encrypted datasets ($"+
+		anonymize.EnvKeyring+")")
 	f.StringVar(&cfg.dataset, "dataset", "", "dataset the query must read (checked against FROM)")
 	f.StringVar(&cfg.as, "as", defaultPrincipal(), "principal whose budget is charged")
 	f.Float64Var(&cfg.epsilon, "epsilon", 0, "ε to spend (required)")
@@ -74,7 +78,7 @@ func runQuery(ctx context.Context, cfg queryConfig, text string, out io.Writer) 
 		}
 		return printAnswer(a, cfg, out)
 	}
-	return withEngine(ctx, cfg.dataDir, queries.Limits{MaxEpsilon: cfg.maxEpsilon},
+	return withEngine(ctx, cfg.dataDir, cfg.keyring, queries.Limits{MaxEpsilon: cfg.maxEpsilon},
 		func(_ *store.Catalog, eng *queries.Engine) error {
 			a, err := eng.Query(ctx, queries.Request{Principal: cfg.as, SQL: text, Options: opts})
 			if err != nil {

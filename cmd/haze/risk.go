@@ -1,10 +1,8 @@
 package main
 
 import (
-	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +12,7 @@ import (
 )
 
 func riskCommand() *cobra.Command {
-	var dataDir, dataset string
+	var dataDir, dataset, keyring string
 	var spec anonymize.RiskSpec
 	cmd := &cobra.Command{
 		Use:   "risk",
@@ -23,21 +21,16 @@ func riskCommand() *cobra.Command {
 			if dataset == "" {
 				return errors.New("--dataset is required")
 			}
+			ring, err := optionalKeyring(keyring)
+			if err != nil {
+				return err
+			}
 			return withCatalog(cmd.Context(), dataDir, func(cat *store.Catalog) error {
 				v, err := cat.Current(cmd.Context(), dataset)
 				if err != nil {
 					return err
 				}
-				files, err := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
-				if err != nil || len(files) == 0 {
-					return fmt.Errorf("dataset %s version %d has no data files", dataset, v.Version)
-				}
-				db, err := sql.Open("duckdb", "")
-				if err != nil {
-					return err
-				}
-				defer db.Close()
-				r, err := pipeline.AssessRisk(cmd.Context(), db, files, v.PrivacyUnit, spec)
+				r, err := pipeline.AssessVersion(cmd.Context(), cat, ring, v, spec)
 				if err != nil {
 					return err
 				}
@@ -50,6 +43,8 @@ func riskCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
 	f.StringVar(&dataset, "dataset", "", "dataset (required)")
+	f.StringVar(&keyring, "keyring", "", "keyring file, for encrypted datasets ($"+
+		anonymize.EnvKeyring+")")
 	f.StringSliceVar(&spec.QuasiIdentifiers, "qi", nil, "quasi-identifier columns (required)")
 	f.Int64Var(&spec.K, "k", 5, "smallest class size wanted, in people")
 	f.StringVar(&spec.Sensitive, "sensitive", "", "column whose diversity per class is reported")

@@ -55,7 +55,7 @@ func envOr(name, def string) string {
 
 func runServe(ctx context.Context, cfg serveConfig) error {
 	cfg.server.Logger = newServerLogger()
-	return withEngine(ctx, cfg.dataDir, queries.Limits{MaxEpsilon: cfg.maxEpsilon},
+	return withEngine(ctx, cfg.dataDir, cfg.server.Keyring, queries.Limits{MaxEpsilon: cfg.maxEpsilon},
 		func(cat *store.Catalog, eng *queries.Engine) error {
 			srv, err := server.New(cfg.server, cat, eng)
 			if err != nil {

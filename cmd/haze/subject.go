@@ -130,3 +130,14 @@ func loadKeyring(path string) (*anonymize.Keyring, error) {
 	}
 	return anonymize.LoadKeyring(path)
 }
+
+// optionalKeyring loads the keyring at path, or $HAZE_KEYRING, or returns
+// nil when neither is set: enough for plain datasets, and reads of
+// encrypted ones then fail saying a keyring is needed.
+func optionalKeyring(path string) (*anonymize.Keyring, error) {
+	path, err := anonymize.ResolvePath(path)
+	if err != nil {
+		return nil, nil
+	}
+	return anonymize.LoadKeyring(path)
+}

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"haze/anonymize"
 	"haze/queries"
 	"haze/server"
 	"haze/store"
@@ -67,7 +68,11 @@ func benchServer(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer cat.Close()
-	eng, err := queries.NewEngine(cat, queries.Config{})
+	ring, err := anonymize.LoadKeyring(filepath.Join(cfg.dir, "keys", "keyring.json"))
+	if err != nil {
+		return err
+	}
+	eng, err := queries.NewEngine(cat, queries.Config{Keyring: ring})
 	if err != nil {
 		return err
 	}
