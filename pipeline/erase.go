@@ -3,17 +3,12 @@ package pipeline
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
-
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"haze/anonymize"
-	"haze/internal/duckstream"
 	"haze/store"
 )
 
@@ -41,6 +36,14 @@ type Erased struct {
 // take the same ids as its erasure list so they do not come back.
 func EraseSubjects(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring, ids []string,
 	dataset string) ([]Erased, error) {
+	return eraseSubjects(ctx, cat, ring, ids, dataset, nil)
+}
+
+// eraseSubjects is EraseSubjects with a hook that tests use to stop it at
+// named points: those of publish, and "before-purge" once the new version
+// is published and before older files are deleted.
+func eraseSubjects(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring, ids []string,
+	dataset string, hook func(string)) ([]Erased, error) {
 	current, err := cat.Datasets(ctx)
 	if err != nil {
 		return nil, err
@@ -50,7 +53,7 @@ func EraseSubjects(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyr
 		if dataset != "" && v.Dataset != dataset {
 			continue
 		}
-		e, err := eraseFrom(ctx, cat, ring, v, ids)
+		e, err := eraseFrom(ctx, cat, ring, v, ids, hook)
 		if err != nil {
 			return out, fmt.Errorf("dataset %s: %w", v.Dataset, err)
 		}
@@ -63,7 +66,10 @@ func EraseSubjects(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyr
 }
 
 func eraseFrom(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring, v store.Version,
-	ids []string) (Erased, error) {
+	ids []string, hook func(string)) (Erased, error) {
+	if hook == nil {
+		hook = func(string) {}
+	}
 	e := Erased{Dataset: v.Dataset}
 	for _, id := range ids {
 		tok, err := subjectToken(ring, v, id)
@@ -84,29 +90,33 @@ func eraseFrom(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
 	}
 	defer db.Close()
 	in := tokenList(e.Tokens)
-	count := func(v store.Version) (int64, []string, error) {
+	count := func(v store.Version) (int64, error) {
 		files, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
 		if len(files) == 0 {
-			return 0, nil, nil
+			return 0, nil
 		}
 		var n int64
 		err := db.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+fileListSQL(files)+
 			") WHERE "+quoteIdent(v.PrivacyUnit)+" IN "+in).Scan(&n)
-		return n, files, err
+		return n, err
 	}
 
 	// Republish the current version without the subjects.
-	n, files, err := count(v)
+	n, err := count(v)
 	if err != nil {
 		return e, fmt.Errorf("counting rows: %s", firstLine(err))
 	}
 	if n > 0 {
-		next, err := republish(ctx, cat, v, files, in)
+		nv, err := rewriteVersion(ctx, cat, v, versionRewrite{job: "erasure",
+			dataWhere:       quoteIdent(v.PrivacyUnit) + " NOT IN " + in,
+			quarantineWhere: "unit_token IS NULL OR unit_token NOT IN " + in,
+			hook:            hook})
 		if err != nil {
 			return e, err
 		}
-		e.Version, e.Rows = next, n
+		e.Version, e.Rows = nv.Version, n
 	}
+	hook("before-purge")
 
 	// Delete the files of every older version that holds them.
 	versions, err := cat.Versions(ctx, v.Dataset)
@@ -117,7 +127,7 @@ func eraseFrom(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
 		if old.Version == v.Version && e.Version == 0 || old.Version > v.Version {
 			continue
 		}
-		n, _, err := count(old)
+		n, err := count(old)
 		if err != nil {
 			return e, fmt.Errorf("counting rows: %s", firstLine(err))
 		}
@@ -140,88 +150,4 @@ func tokenList(tokens []string) string {
 		q[i] = quoteString(t)
 	}
 	return "(" + strings.Join(q, ", ") + ")"
-}
-
-// republish writes version next of v's dataset without the rows (and
-// quarantine entries) of the tokens in, and publishes it atomically.
-func republish(ctx context.Context, cat *store.Catalog, v store.Version, files []string,
-	in string) (int, error) {
-	next, err := cat.NextVersion(ctx, v.Dataset)
-	if err != nil {
-		return 0, err
-	}
-	dir := DatasetDir(cat.Dir(), v.Dataset)
-	if err := cleanLeftovers(dir, next); err != nil {
-		return 0, err
-	}
-	tmp := filepath.Join(dir, ".tmp-"+newRunID())
-	published := false
-	defer func() {
-		if !published {
-			os.RemoveAll(tmp)
-		}
-	}()
-
-	db, err := duckstream.Open(map[string]string{"memory_limit": "256MB"})
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	copyWithout := func(src []string, name, where string, plain []string) (FileInfo, error) {
-		r, err := db.Query(ctx, "SELECT * FROM read_parquet("+fileListSQL(src)+") WHERE "+where)
-		if err != nil {
-			return FileInfo{}, fmt.Errorf("rewriting: %s", firstLine(err))
-		}
-		defer r.Release()
-		sink, err := newParquetSink(tmp, name, r.Schema(), plain, memory.DefaultAllocator)
-		if err != nil {
-			return FileInfo{}, err
-		}
-		for r.Next() {
-			if err := sink.write(r.RecordBatch()); err != nil {
-				sink.abort()
-				return FileInfo{}, err
-			}
-		}
-		if err := r.Err(); err != nil {
-			sink.abort()
-			return FileInfo{}, fmt.Errorf("rewriting: %s", firstLine(err))
-		}
-		return sink.close()
-	}
-
-	data, err := copyWithout(files, "data/part-00000.parquet",
-		quoteIdent(v.PrivacyUnit)+" NOT IN "+in, []string{v.PrivacyUnit})
-	if err != nil {
-		return 0, err
-	}
-	m := &Manifest{Job: "erasure", RunID: newRunID(), Status: StatusPublished, Dataset: v.Dataset,
-		Version: next, StartedAt: time.Now().UTC(), KeyName: v.KeyName, KeyID: v.KeyID,
-		PolicyHash: v.PolicyHash, Columns: v.Columns, Files: []FileInfo{data}}
-	quar, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "quarantine", "*.parquet"))
-	if len(quar) > 0 {
-		q, err := copyWithout(quar, "quarantine/part-00000.parquet",
-			"unit_token IS NULL OR unit_token NOT IN "+in, nil)
-		if err != nil {
-			return 0, err
-		}
-		m.Quarantine = []FileInfo{q}
-	}
-	m.Rows.Published = data.Rows
-	m.FinishedAt = time.Now().UTC()
-	if err := writeManifest(tmp, m); err != nil {
-		return 0, err
-	}
-	manifest, err := json.Marshal(m)
-	if err != nil {
-		return 0, err
-	}
-	nv := v
-	nv.Version, nv.CreatedAt, nv.Path = next, m.FinishedAt, VersionDir(v.Dataset, next)
-	nv.Rows, nv.Manifest = data.Rows, manifest
-	if err := publish(ctx, cat, tmp, nv, nil); err != nil {
-		return 0, err
-	}
-	published = true
-	return next, nil
 }

@@ -66,13 +66,11 @@ func FindSubject(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyrin
 
 // subjectToken is id's token as a version's privacy unit column holds it.
 func subjectToken(ring *anonymize.Keyring, v store.Version, id string) (string, error) {
-	key, err := ring.Key(v.KeyName)
+	// The key the version was written with, which need not be its name's
+	// primary key any more after a rotation.
+	key, err := ring.KeyByID(v.KeyID)
 	if err != nil {
-		return "", err
-	}
-	if key.ID() != v.KeyID {
-		return "", fmt.Errorf("the keyring's key %s is not the one the dataset used (%s)",
-			key.ID(), v.KeyID)
+		return "", fmt.Errorf("the keyring does not hold the key the dataset used: %w", err)
 	}
 	for _, c := range v.Columns {
 		if c.Name != v.PrivacyUnit {
