@@ -21,7 +21,7 @@ var (
 	ErrReasonRequired = errors.New("a reason is required to re-identify")
 	// ErrNotReversible: the column's tokens are not encrypt tokens, and
 	// nothing can turn them back into values.
-	ErrNotReversible = errors.New("column is not encrypted: its tokens cannot be reversed")
+	ErrNotReversible = errors.New("only encrypt columns can be re-identified")
 	// ErrTokenNotFound: the token is not in that column of that version.
 	ErrTokenNotFound = errors.New("token is not in this dataset version's column")
 )

@@ -36,7 +36,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(genCommand(), keyringCommand(), pipelineCommand(), queryCommand(), budgetCommand(), serveCommand(), federatedCommand(), riskCommand(), subjectCommand(),
-		keysCommand(), auditCommand())
+		keysCommand(), auditCommand(), reidentifyCommand(), datasetCmd())
 
 	if err := root.ExecuteContext(ctx); err != nil {
 		if err.Error() != "" {
