@@ -367,3 +367,29 @@ func TestRekeyRefusesPseudonymizedColumns(t *testing.T) {
 		t.Errorf("versions after a refused rekey = %d, %v; want 1", len(versions), err)
 	}
 }
+
+func TestEraseSubjectsFromEncryptedDataset(t *testing.T) {
+	f := newFixture(t)
+	path := f.gen(1500, synth.CSV, true)
+	f.mustRun(f.encryptJob("trips"))
+	who := exportValues(t, path, "passenger_id")[0]
+	key, _ := f.ring.Key("crm-test")
+	enc, _ := anonymize.NewEncrypter(key)
+	token, _ := enc.Token(who)
+	if n := queryInt(t, f.db(), "SELECT count(*) FROM read_parquet(?) WHERE passenger_id = ?",
+		f.versionGlob("trips", 1), token); n == 0 {
+		t.Fatal("the subject holds no rows")
+	}
+
+	done, err := pipeline.EraseSubjects(context.Background(), f.cat, f.ring, []string{who}, "trips")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 1 || done[0].Version != 2 || done[0].Rows == 0 {
+		t.Fatalf("erasure = %+v, want version 2 without the subject's rows", done)
+	}
+	if n := queryInt(t, f.db(), "SELECT count(*) FROM read_parquet(?) WHERE passenger_id = ?",
+		f.versionGlob("trips", 2), token); n != 0 {
+		t.Errorf("version 2 still holds %d rows of the subject", n)
+	}
+}
