@@ -8,6 +8,12 @@
 //   - pseudonymize: HMAC-SHA256 under a named key, truncated to 128 bits and
 //     base64url-encoded (22 characters). Deterministic per key; without the
 //     key a token cannot be recomputed from a guessed value.
+//   - encrypt: deterministic authenticated encryption (AES-SIV through
+//     Tink, its key derived from the named key by HKDF-SHA256), written as
+//     "enc1." and the base64url ciphertext. Tokens join like pseudonyms (the
+//     associated data is fixed, not the column), and the key's holder can
+//     Decrypt them, for audited re-identification; Reencrypt moves them to
+//     a newer key.
 //   - generalize: dates to year, month or age band; timestamps to day or
 //     week; numbers to buckets.
 //   - truncate: the first n characters (not bytes).

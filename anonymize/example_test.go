@@ -110,3 +110,46 @@ func ExampleInitKeyring() {
 	// same ID after load: true
 	// ID names the key: true
 }
+
+func ExampleEncrypter_Decrypt() {
+	dir, err := os.MkdirTemp("", "haze-example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	ring, err := anonymize.InitKeyring(filepath.Join(dir, "keyring.json"), []string{"crm"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	key, err := ring.Key("crm")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	e, err := anonymize.NewEncrypter(key)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// Tokens depend on the random key, so only their properties are shown.
+	token, err := e.Token("  PAX123456789 ")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	again, _ := e.Token("PAX123456789")
+	fmt.Println("prefix:", strings.HasPrefix(token, anonymize.EncryptPrefix))
+	fmt.Println("same value, same token:", token == again)
+	value, err := e.Decrypt(token)
+	fmt.Printf("decrypted: %q %v\n", value, err)
+	_, err = e.Decrypt(token[:len(token)-1])
+	fmt.Println("altered token refused:", errors.Is(err, anonymize.ErrBadToken))
+	// Output:
+	// prefix: true
+	// same value, same token: true
+	// decrypted: "PAX123456789" <nil>
+	// altered token refused: true
+}

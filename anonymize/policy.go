@@ -16,11 +16,19 @@ const (
 	ActionTruncate     = "truncate"
 	ActionMask         = "mask"
 	ActionKeep         = "keep"
+	// ActionEncrypt makes reversible tokens that join like pseudonyms.
+	ActionEncrypt = "encrypt"
 )
 
 // Actions lists every valid action, in the order the docs present them.
-var Actions = []string{ActionDrop, ActionPseudonymize, ActionGeneralize, ActionTruncate,
-	ActionMask, ActionKeep}
+var Actions = []string{ActionDrop, ActionPseudonymize, ActionEncrypt, ActionGeneralize,
+	ActionTruncate, ActionMask, ActionKeep}
+
+// Tokenizing reports whether action turns values into keyed tokens
+// (pseudonymize or encrypt): the actions a privacy unit may take.
+func Tokenizing(action string) bool {
+	return action == ActionPseudonymize || action == ActionEncrypt
+}
 
 // Policy says what happens to one column. It is the value of a column in a
 // job spec's columns map. Only the fields of its action may be set.
@@ -51,9 +59,10 @@ type Policy struct {
 	KeepFirst int `yaml:"keep_first,omitempty" json:"keep_first,omitempty"`
 	KeepLast  int `yaml:"keep_last,omitempty" json:"keep_last,omitempty"`
 
-	// Normalize is how pseudonymize prepares a value before keying it:
-	// "trim" (the default) strips surrounding white space, "lower" also
-	// lower-cases, which suits e-mail addresses.
+	// Normalize is how pseudonymize and encrypt prepare a value before
+	// keying it: "trim" (the default) strips surrounding white space,
+	// "lower" also lower-cases, which suits e-mail addresses. Encrypt
+	// tokens decrypt to the normalised value.
 	Normalize string `yaml:"normalize,omitempty" json:"normalize,omitempty"`
 
 	// Type is the declared type of a kept column: string, int, decimal,
@@ -76,7 +85,8 @@ var (
 // the caller adds the column.
 func (p Policy) Validate() error {
 	switch p.Action {
-	case ActionDrop, ActionPseudonymize, ActionGeneralize, ActionTruncate, ActionMask, ActionKeep:
+	case ActionDrop, ActionPseudonymize, ActionEncrypt, ActionGeneralize, ActionTruncate,
+		ActionMask, ActionKeep:
 	case "":
 		return fmt.Errorf("action is required (one of %v)", Actions)
 	default:
@@ -88,7 +98,7 @@ func (p Policy) Validate() error {
 	}
 
 	switch p.Action {
-	case ActionPseudonymize:
+	case ActionPseudonymize, ActionEncrypt:
 		if !slices.Contains([]string{"", "trim", "lower"}, p.Normalize) {
 			return fmt.Errorf("normalize %q is not one of trim, lower", p.Normalize)
 		}
@@ -118,6 +128,7 @@ func (p Policy) checkFields() error {
 	allowed := map[string][]string{
 		ActionDrop:         {},
 		ActionPseudonymize: {"normalize", "as"},
+		ActionEncrypt:      {"normalize", "as"},
 		ActionGeneralize:   {"to", "width", "reference", "as"},
 		ActionTruncate:     {"length", "as"},
 		ActionMask:         {"format", "keep_first", "keep_last", "as"},
@@ -207,8 +218,8 @@ func (p Policy) validateKeep() error {
 }
 
 // Compile validates p and returns the transform it describes. key is used
-// by pseudonymize and ignored otherwise; now is the job's start, the
-// default reference of age_band. Drop has no transform: Compile returns nil.
+// by pseudonymize and encrypt and ignored otherwise; now is the job's
+// start, the default reference of age_band. Drop has no transform: Compile returns nil.
 func (p Policy) Compile(key Key, now time.Time) (Transform, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -221,6 +232,12 @@ func (p Policy) Compile(key Key, now time.Time) (Transform, error) {
 			return nil, errors.New("pseudonymize needs a key from a keyring")
 		}
 		return newPseudonymizer(key, p.Normalize == "lower"), nil
+	case ActionEncrypt:
+		e, err := newEncrypter(key, p.Normalize == "lower")
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
 	case ActionGeneralize:
 		return newGeneralizer(p, now), nil
 	case ActionTruncate:

@@ -84,10 +84,7 @@ func (p *Pseudonymizer) tokenizer() *tokenizer {
 
 // token returns the token of s in a buffer valid until the next call.
 func (t *tokenizer) token(s string) []byte {
-	s = strings.TrimSpace(s)
-	if t.lower {
-		s = strings.ToLower(s)
-	}
+	s = normalizeValue(s, t.lower)
 	t.mac.Reset()
 	t.mac.Write([]byte(s))
 	t.sum = t.mac.Sum(t.sum[:0])

@@ -49,7 +49,7 @@ type batcher struct {
 	mem      memory.Allocator
 	schema   *arrow.Schema
 	columns  []plannedColumn
-	unit     *anonymize.Pseudonymizer
+	unit     anonymize.Transform // the privacy unit's policy, for quarantine tokens
 	unitName string
 }
 
@@ -144,7 +144,9 @@ func (b *batcher) quarantine(unit *array.String, i int, reason string) quarantin
 		q.column = col
 	}
 	if unit.IsValid(i) && unit.Value(i) != "" {
-		q.unit = b.unit.Token(unit.Value(i))
+		if tok, err := b.unit.Value(unit.Value(i)); err == nil {
+			q.unit = tok.(string)
+		}
 	}
 	return q
 }

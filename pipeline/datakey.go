@@ -157,11 +157,13 @@ func (k DataKey) Scan(ctx context.Context, exec ExecFunc, files []string) (strin
 	if err := register(ctx, k.secret); err != nil {
 		return "", nil, errors.New("handing the data key to duckdb failed")
 	}
-	// TODO: DuckDB 1.4 (duckdb-go v2.20000.0) fails scans of encrypted
-	// Parquet when a filter is pushed into them ("Computed AES tag differs"),
-	// so the filter_pushdown optimizer is off on any database that reads
-	// encrypted files; drop this once its release fixes the scan.
-	if err := exec(ctx, "SET GLOBAL disabled_optimizers = 'filter_pushdown'"); err != nil {
+	// TODO: DuckDB 2.0 (duckdb-go v2.20000.0) fails scans of encrypted
+	// Parquet when a filter is pushed into them ("Computed AES tag
+	// differs"), so the optimizers that push filters into scans are off on
+	// any database that reads encrypted files; drop this once a DuckDB
+	// release reads such scans.
+	if err := exec(ctx, "SET GLOBAL disabled_optimizers = "+
+		"'filter_pushdown,join_filter_pushdown,late_materialization'"); err != nil {
 		return "", nil, fmt.Errorf("setting up duckdb: %w", err)
 	}
 	forget := func() {

@@ -3,17 +3,13 @@ package pipeline
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"haze/anonymize"
-	"haze/internal/duckstream"
 	"haze/store"
 )
 
@@ -43,6 +39,14 @@ type Erased struct {
 // so they do not come back.
 func EraseSubjects(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring, ids []string,
 	dataset string) ([]Erased, error) {
+	return eraseSubjects(ctx, cat, ring, ids, dataset, nil)
+}
+
+// eraseSubjects is EraseSubjects with a hook that tests use to stop it at
+// named points: those of publish, and "before-purge" once the new version
+// is published and before older files are deleted.
+func eraseSubjects(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring, ids []string,
+	dataset string, hook func(string)) ([]Erased, error) {
 	current, err := cat.Datasets(ctx)
 	if err != nil {
 		return nil, err
@@ -52,7 +56,7 @@ func EraseSubjects(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyr
 		if dataset != "" && v.Dataset != dataset {
 			continue
 		}
-		e, err := eraseFrom(ctx, cat, ring, v, ids)
+		e, err := eraseFrom(ctx, cat, ring, v, ids, hook)
 		if err != nil {
 			return out, fmt.Errorf("dataset %s: %w", v.Dataset, err)
 		}
@@ -65,7 +69,10 @@ func EraseSubjects(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyr
 }
 
 func eraseFrom(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring, v store.Version,
-	ids []string) (Erased, error) {
+	ids []string, hook func(string)) (Erased, error) {
+	if hook == nil {
+		hook = func(string) {}
+	}
 	e := Erased{Dataset: v.Dataset}
 	for _, id := range ids {
 		tok, err := subjectToken(ring, v, id)
@@ -88,41 +95,45 @@ func eraseFrom(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
 	in := tokenList(e.Tokens)
 	// count reads a version's rows of the subjects; a shredded version
 	// holds no one any more.
-	count := func(v store.Version) (int64, []string, error) {
+	count := func(v store.Version) (int64, error) {
 		files, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
 		if len(files) == 0 || v.DataKey.Shredded() {
-			return 0, nil, nil
+			return 0, nil
 		}
 		dk, err := VersionKey(ring, v)
 		if err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		src, forget, err := dk.Scan(ctx, sqlExec(db), files)
 		if err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		defer forget()
 		var n int64
 		err = db.QueryRowContext(ctx, "SELECT count(*) FROM "+src+" WHERE "+
 			quoteIdent(v.PrivacyUnit)+" IN "+in).Scan(&n)
 		if err != nil {
-			return 0, nil, fmt.Errorf("counting rows: %w", readError(err))
+			return 0, fmt.Errorf("counting rows: %w", readError(err))
 		}
-		return n, files, nil
+		return n, nil
 	}
 
 	// Republish the current version without the subjects.
-	n, files, err := count(v)
+	n, err := count(v)
 	if err != nil {
 		return e, err
 	}
 	if n > 0 {
-		next, err := republish(ctx, cat, ring, v, files, in)
+		nv, err := rewriteVersion(ctx, cat, ring, v, versionRewrite{job: "erasure",
+			dataWhere:       quoteIdent(v.PrivacyUnit) + " NOT IN " + in,
+			quarantineWhere: "unit_token IS NULL OR unit_token NOT IN " + in,
+			hook:            hook})
 		if err != nil {
 			return e, err
 		}
-		e.Version, e.Rows = next, n
+		e.Version, e.Rows = nv.Version, n
 	}
+	hook("before-purge")
 
 	// Shred, then delete, every older version that holds them.
 	versions, err := cat.Versions(ctx, v.Dataset)
@@ -133,7 +144,7 @@ func eraseFrom(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
 		if old.Version == v.Version && e.Version == 0 || old.Version > v.Version {
 			continue
 		}
-		n, _, err := count(old)
+		n, err := count(old)
 		if err != nil {
 			return e, err
 		}
@@ -159,106 +170,4 @@ func tokenList(tokens []string) string {
 		q[i] = quoteString(t)
 	}
 	return "(" + strings.Join(q, ", ") + ")"
-}
-
-// republish writes version next of v's dataset without the rows (and
-// quarantine entries) of the tokens in, under a fresh data key unless v
-// was plain, and publishes it atomically.
-func republish(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring, v store.Version,
-	files []string, in string) (int, error) {
-	next, err := cat.NextVersion(ctx, v.Dataset)
-	if err != nil {
-		return 0, err
-	}
-	oldKey, err := VersionKey(ring, v)
-	if err != nil {
-		return 0, err
-	}
-	var newKey DataKey
-	var wrapped store.DataKey
-	if v.Encryption != store.EncryptionNone {
-		if newKey, wrapped, err = newDataKey(ring, v.Dataset, next); err != nil {
-			return 0, err
-		}
-	}
-	dir := DatasetDir(cat.Dir(), v.Dataset)
-	if err := cleanLeftovers(dir, next); err != nil {
-		return 0, err
-	}
-	tmp := filepath.Join(dir, ".tmp-"+newRunID())
-	published := false
-	defer func() {
-		if !published {
-			os.RemoveAll(tmp)
-		}
-	}()
-
-	db, err := duckstream.Open(map[string]string{"memory_limit": "256MB"})
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	copyWithout := func(src []string, name, where string, plain []string) (FileInfo, error) {
-		scan, forget, err := oldKey.Scan(ctx, db.Exec, src)
-		if err != nil {
-			return FileInfo{}, err
-		}
-		defer forget()
-		r, err := db.Query(ctx, "SELECT * FROM "+scan+" WHERE "+where)
-		if err != nil {
-			return FileInfo{}, fmt.Errorf("rewriting: %w", readError(err))
-		}
-		defer r.Release()
-		sink, err := newParquetSink(tmp, name, r.Schema(), plain, newKey, memory.DefaultAllocator)
-		if err != nil {
-			return FileInfo{}, err
-		}
-		for r.Next() {
-			if err := sink.write(r.RecordBatch()); err != nil {
-				sink.abort()
-				return FileInfo{}, err
-			}
-		}
-		if err := r.Err(); err != nil {
-			sink.abort()
-			return FileInfo{}, fmt.Errorf("rewriting: %s", firstLine(err))
-		}
-		return sink.close()
-	}
-
-	data, err := copyWithout(files, "data/part-00000.parquet",
-		quoteIdent(v.PrivacyUnit)+" NOT IN "+in, []string{v.PrivacyUnit})
-	if err != nil {
-		return 0, err
-	}
-	m := &Manifest{Job: "erasure", RunID: newRunID(), Status: StatusPublished, Dataset: v.Dataset,
-		Version: next, StartedAt: time.Now().UTC(), KeyName: v.KeyName, KeyID: v.KeyID,
-		Encryption: v.Encryption, MasterKeyID: wrapped.MasterKeyID,
-		PolicyHash: v.PolicyHash, Columns: v.Columns, Files: []FileInfo{data}}
-	quar, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "quarantine", "*.parquet"))
-	if len(quar) > 0 {
-		q, err := copyWithout(quar, "quarantine/part-00000.parquet",
-			"unit_token IS NULL OR unit_token NOT IN "+in, nil)
-		if err != nil {
-			return 0, err
-		}
-		m.Quarantine = []FileInfo{q}
-	}
-	m.Rows.Published = data.Rows
-	m.FinishedAt = time.Now().UTC()
-	if err := writeManifest(tmp, m); err != nil {
-		return 0, err
-	}
-	manifest, err := json.Marshal(m)
-	if err != nil {
-		return 0, err
-	}
-	nv := v
-	nv.Version, nv.CreatedAt, nv.Path = next, m.FinishedAt, VersionDir(v.Dataset, next)
-	nv.Rows, nv.Manifest, nv.DataKey = data.Rows, manifest, wrapped
-	if err := publish(ctx, cat, tmp, nv, nil); err != nil {
-		return 0, err
-	}
-	published = true
-	return next, nil
 }

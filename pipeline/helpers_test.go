@@ -192,6 +192,14 @@ func (f *fixture) scan(db *sql.DB, glob string) string {
 		f.t.Fatalf("glob %s names no version", glob)
 	}
 	versions, err := f.cat.Versions(context.Background(), parts[1])
+	if err != nil { // the fixture's catalog was closed for a child process
+		cat, oerr := store.Open(context.Background(), f.dataDir)
+		if oerr != nil {
+			f.t.Fatalf("reopening catalog: %v (after %v)", oerr, err)
+		}
+		versions, err = cat.Versions(context.Background(), parts[1])
+		cat.Close()
+	}
 	if err != nil || version > len(versions) {
 		f.t.Fatalf("glob %s: versions %v, %v", glob, len(versions), err)
 	}

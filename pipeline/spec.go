@@ -38,7 +38,7 @@ type Spec struct {
 	// Source is the export to read. Required.
 	Source Source `yaml:"source"`
 	// PrivacyUnit is the export column that identifies a person; it must
-	// have the pseudonymize action. Required.
+	// have the pseudonymize or encrypt action. Required.
 	PrivacyUnit string `yaml:"privacy_unit"`
 	// Keyring is the keyring file. Defaults to $HAZE_KEYRING.
 	Keyring string `yaml:"keyring"`
@@ -275,16 +275,16 @@ func (s *Spec) validateColumns() error {
 		}
 		outputs[out] = c.Name
 		if c.Name == s.PrivacyUnit {
-			if c.Policy.Action != anonymize.ActionPseudonymize {
-				return fmt.Errorf("columns.%s: the privacy unit must be pseudonymized, not %s",
-					c.Name, c.Policy.Action)
+			if !anonymize.Tokenizing(c.Policy.Action) {
+				return fmt.Errorf("columns.%s: the privacy unit must be pseudonymized or "+
+					"encrypted, not %s", c.Name, c.Policy.Action)
 			}
 			unit = true
 		}
 	}
 	if !unit {
-		return fmt.Errorf("privacy_unit %q must be listed in columns with action pseudonymize",
-			s.PrivacyUnit)
+		return fmt.Errorf("privacy_unit %q must be listed in columns with action pseudonymize "+
+			"or encrypt", s.PrivacyUnit)
 	}
 	return nil
 }

@@ -35,14 +35,18 @@ func stream(ctx context.Context, db *duckstream.DB, query, dir string, planned [
 
 	fields := make([]arrow.Field, len(planned))
 	var tokens []string
+	var unit anonymize.Transform = anonymize.NewPseudonymizer(key)
 	for i, c := range planned {
 		fields[i] = arrow.Field{Name: c.spec.OutputName(), Type: c.transform.Output(), Nullable: true}
-		if c.spec.Policy.Action == anonymize.ActionPseudonymize {
+		if anonymize.Tokenizing(c.spec.Policy.Action) {
 			tokens = append(tokens, fields[i].Name)
+		}
+		if c.spec.Name == unitName {
+			unit = c.transform
 		}
 	}
 	b := &batcher{mem: opts.Allocator, schema: arrow.NewSchema(fields, nil), columns: planned,
-		unit: anonymize.NewPseudonymizer(key), unitName: unitName}
+		unit: unit, unitName: unitName}
 
 	reader, err := db.Query(ctx, query)
 	if err != nil {

@@ -51,7 +51,7 @@ func FindSubject(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyrin
 			if err != nil || len(files) == 0 || v.DataKey.Shredded() {
 				continue // a version whose files are gone or unreadable holds no one
 			}
-			n, err := countToken(ctx, db, ring, v, files, token)
+			n, err := countToken(ctx, db, ring, v, files, v.PrivacyUnit, token)
 			if err != nil {
 				return nil, fmt.Errorf("dataset %s version %d: %w", v.Dataset, v.Version, err)
 			}
@@ -62,10 +62,26 @@ func FindSubject(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyrin
 	return out, nil
 }
 
-// countToken counts the rows of version v, in files, whose privacy unit
-// is token.
+// countVersionToken counts the rows of version v whose column holds
+// token; a version whose files are gone or shredded holds no one.
+func countVersionToken(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
+	v store.Version, column, token string) (int64, error) {
+	files, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
+	if len(files) == 0 || v.DataKey.Shredded() {
+		return 0, nil
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	return countToken(ctx, db, ring, v, files, column, token)
+}
+
+// countToken counts the rows of version v, in files, whose column holds
+// token.
 func countToken(ctx context.Context, db *sql.DB, ring *anonymize.Keyring, v store.Version,
-	files []string, token string) (int64, error) {
+	files []string, column, token string) (int64, error) {
 	dk, err := VersionKey(ring, v)
 	if err != nil {
 		return 0, err
@@ -76,20 +92,20 @@ func countToken(ctx context.Context, db *sql.DB, ring *anonymize.Keyring, v stor
 	}
 	defer forget()
 	var n int64
-	q := "SELECT count(*) FROM " + src + " WHERE " + quoteIdent(v.PrivacyUnit) + " = ?"
+	q := "SELECT count(*) FROM " + src + " WHERE " + quoteIdent(column) + " = ?"
 	if err := db.QueryRowContext(ctx, q, token).Scan(&n); err != nil {
 		return 0, readError(err)
 	}
 	return n, nil
 }
 
-// subjectToken is id's token as a version's privacy unit column holds it,
-// under the key the version was written with (which rotation may have
-// made an older one).
+// subjectToken is id's token as a version's privacy unit column holds it.
 func subjectToken(ring *anonymize.Keyring, v store.Version, id string) (string, error) {
+	// The key the version was written with, which need not be its name's
+	// primary key any more after a rotation.
 	key, err := ring.KeyByID(v.KeyID)
 	if err != nil {
-		return "", fmt.Errorf("the dataset's key: %w", err)
+		return "", fmt.Errorf("the keyring does not hold the key the dataset used: %w", err)
 	}
 	for _, c := range v.Columns {
 		if c.Name != v.PrivacyUnit {

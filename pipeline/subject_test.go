@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,7 +68,8 @@ func TestFindSubjectCountsMatchADirectCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := pipeline.FindSubject(context.Background(), f.cat, other, who); err == nil ||
-		!strings.Contains(err.Error(), "is not in this keyring") {
+		!errors.Is(err, anonymize.ErrUnknownKey) ||
+		!strings.Contains(err.Error(), "does not hold the key the dataset used") {
 		t.Errorf("err = %v, want a key mismatch", err)
 	}
 }

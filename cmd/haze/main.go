@@ -35,8 +35,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(genCommand(), keyringCommand(), pipelineCommand(), queryCommand(), budgetCommand(), serveCommand(), federatedCommand(), riskCommand(), subjectCommand(), datasetCommand(),
-		keysCommand(), auditCommand())
+	root.AddCommand(genCommand(), keyringCommand(), pipelineCommand(), queryCommand(), budgetCommand(), serveCommand(), federatedCommand(), riskCommand(), subjectCommand(),
+		keysCommand(), auditCommand(), reidentifyCommand(), datasetCmd())
 
 	if err := root.ExecuteContext(ctx); err != nil {
 		if err.Error() != "" {

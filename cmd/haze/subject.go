@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -68,7 +70,7 @@ func subjectCommand() *cobra.Command {
 				done, err := pipeline.EraseSubjects(cmd.Context(), cat, ring, ids, dataset)
 				for _, e := range done {
 					detail := fmt.Sprintf("%d subjects, %d rows removed, new version %d, purged versions %v, tokens %s",
-						len(ids), e.Rows, e.Version, e.Purged, strings.Join(e.Tokens, ","))
+						len(ids), e.Rows, e.Version, e.Purged, strings.Join(auditTokens(e.Tokens), ","))
 					if _, aerr := cat.AppendAudit(cmd.Context(), nil, store.AuditEntry{
 						Principal: store.CLIPrincipal, Role: store.RoleAdmin, Action: "subject.erase",
 						Dataset: e.Dataset, Outcome: store.OutcomeAllowed, Detail: detail}); aerr != nil {
@@ -91,6 +93,21 @@ func subjectCommand() *cobra.Command {
 	erase.Flags().StringVar(&keyring, "keyring", "", "keyring file (default $"+anonymize.EnvKeyring+")")
 	cmd.AddCommand(find, erase)
 	return cmd
+}
+
+// auditTokens returns tokens as the audit log records them: pseudonyms
+// as they are, encrypt tokens, which the keyring turns back into ids, as a
+// short hash.
+func auditTokens(tokens []string) []string {
+	out := make([]string, len(tokens))
+	for i, t := range tokens {
+		out[i] = t
+		if strings.HasPrefix(t, anonymize.EncryptPrefix) {
+			sum := sha256.Sum256([]byte(t))
+			out[i] = "sha256:" + hex.EncodeToString(sum[:6])
+		}
+	}
+	return out
 }
 
 // readIDs reads subject ids from the first column of a CSV file with a

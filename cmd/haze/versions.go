@@ -13,13 +13,6 @@ import (
 	"haze/store"
 )
 
-// datasetCommand groups the commands over published datasets.
-func datasetCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "dataset", Short: "Inspect and maintain published datasets"}
-	cmd.AddCommand(datasetVersionsCommand())
-	return cmd
-}
-
 func datasetVersionsCommand() *cobra.Command {
 	var dataDir, dataset, keyring string
 	cmd := &cobra.Command{
