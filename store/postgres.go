@@ -41,10 +41,10 @@ func OpenURL(ctx context.Context, catalog, dataDir string) (*Catalog, error) {
 	if catalog == "" {
 		return Open(ctx, dataDir)
 	}
-	scheme, _, _ := strings.Cut(catalog, "://")
-	if scheme != "postgres" && scheme != "postgresql" {
-		return nil, fmt.Errorf("catalog URL scheme %q: use postgres://, or no URL for the "+
-			"embedded catalog", scheme)
+	scheme, _, found := strings.Cut(catalog, "://")
+	if !found || scheme != "postgres" && scheme != "postgresql" {
+		// Say nothing of the URL: it may be a password pasted by mistake.
+		return nil, errors.New("catalog: use a postgres:// URL, or none for the embedded catalog")
 	}
 	if dataDir == "" {
 		return nil, errors.New("data dir is required")
