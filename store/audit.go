@@ -180,10 +180,12 @@ func normaliseEntry(e AuditEntry) (AuditEntry, error) {
 // AppendAudit writes in its own transaction, and waits for any charge in
 // progress first (it takes the ledger lock, then the audit lock), which
 // would deadlock there. Appends are serialised, and Seq is the table's
-// primary key, so the chain never forks. An append in a caller's tx
-// outside Charge can still lose a race with another append, as the lock
-// cannot span the caller's commit: then the insert or tx's commit fails
-// with a duplicate-key error, and tx should be retried.
+// primary key, so the chain never forks. On DuckDB, an append in a
+// caller's tx outside Charge can still lose a race with another append,
+// as the lock cannot span the caller's commit: then the insert or tx's
+// commit fails with a duplicate-key error, and tx should be retried. On
+// PostgreSQL the lock is an advisory lock of tx, held until tx ends, so
+// appends of every replica are serialised up to their commit.
 //
 // There is no way to change or remove an entry through the store.
 func (c *Catalog) AppendAudit(ctx context.Context, tx *sql.Tx, e AuditEntry) (AuditEntry, error) {

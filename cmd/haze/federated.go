@@ -87,6 +87,7 @@ func partnerCommand() *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "coordinator's data directory")
+	addCatalogFlag(add.Flags())
 	add.Flags().StringVar(&public, "public", "", "the partner's public record (required)")
 	cmd.AddCommand(add)
 	return cmd
@@ -136,6 +137,7 @@ func roundCommand() *cobra.Command {
 	}
 	f := create.Flags()
 	f.StringVar(&dataDir, "data-dir", defaultDataDir(), "coordinator's data directory")
+	addCatalogFlag(f)
 	f.StringVar(&id, "id", "", "round id (required; a re-run needs a new one)")
 	f.StringVar(&period, "period", "", "period aggregated, such as 2026-11 (required)")
 	f.StringSliceVar(&partners, "partners", nil, "registered partner names (at least 3)")
@@ -168,6 +170,7 @@ func submitCommand() *cobra.Command {
 	f.StringVar(&cfg.identity, "identity", "", "this partner's identity file (required)")
 	f.StringVar(&cfg.round, "round", "", "round id (required)")
 	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "this partner's own data directory")
+	addCatalogFlag(f)
 	f.Float64Var(&cfg.maxEpsilon, "max-epsilon", 2, "refuse rounds that spend more ε than this")
 	return cmd
 }
@@ -276,6 +279,7 @@ func localCommand() *cobra.Command {
 	f.StringVar(&cfg.key, "key", os.Getenv("HAZE_API_KEY"), "this partner's API key ($HAZE_API_KEY)")
 	f.StringVar(&cfg.round, "round", "", "round id (required)")
 	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "this partner's own data directory")
+	addCatalogFlag(f)
 	return cmd
 }
 

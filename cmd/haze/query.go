@@ -38,6 +38,7 @@ func queryCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+	addCatalogFlag(f)
 	f.StringVar(&cfg.dataset, "dataset", "", "dataset the query must read (checked against FROM)")
 	f.StringVar(&cfg.as, "as", defaultPrincipal(), "principal whose budget is charged")
 	f.Float64Var(&cfg.epsilon, "epsilon", 0, "ε to spend (required)")

@@ -49,6 +49,7 @@ func riskCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+	addCatalogFlag(f)
 	f.StringVar(&dataset, "dataset", "", "dataset (required)")
 	f.StringSliceVar(&spec.QuasiIdentifiers, "qi", nil, "quasi-identifier columns (required)")
 	f.Int64Var(&spec.K, "k", 5, "smallest class size wanted, in people")

@@ -30,6 +30,7 @@ func serveCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+	addCatalogFlag(f)
 	f.StringVar(&cfg.server.Addr, "addr", envOr("HAZE_ADDR", "127.0.0.1:8080"), "listen address ($HAZE_ADDR)")
 	f.StringVar(&cfg.server.TLSCert, "tls-cert", os.Getenv("HAZE_TLS_CERT"), "TLS certificate ($HAZE_TLS_CERT)")
 	f.StringVar(&cfg.server.TLSKey, "tls-key", os.Getenv("HAZE_TLS_KEY"), "TLS key ($HAZE_TLS_KEY)")
