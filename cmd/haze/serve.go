@@ -56,6 +56,9 @@ func envOr(name, def string) string {
 
 func runServe(ctx context.Context, cfg serveConfig) error {
 	cfg.server.Logger = newServerLogger()
+	if url := catalogURL(); url != "" {
+		cfg.server.Logger.Info("catalog", "url", store.RedactURL(url))
+	}
 	return withEngine(ctx, cfg.dataDir, queries.Limits{MaxEpsilon: cfg.maxEpsilon},
 		func(cat *store.Catalog, eng *queries.Engine) error {
 			srv, err := server.New(cfg.server, cat, eng)

@@ -328,7 +328,7 @@ func Run(m *testing.M) int {
 	return code
 }
 
-// Server returns the test binary's shared server, starting it at the
+// Shared returns the test binary's shared server, starting it at the
 // first call. Without PostgreSQL it skips t, or fails it when
 // HAZE_REQUIRE_POSTGRES=1. The package's TestMain must call Run.
 func Shared(t testing.TB) *Server {
