@@ -55,6 +55,7 @@ var postgresSuite = []struct {
 	{"ChargeConcurrentNeverOverspends", TestChargeConcurrentNeverOverspends},
 	{"RoundsOnce", TestRoundsOnce},
 	{"ReplicasShareLedgerAndAudit", TestReplicasShareLedgerAndAudit},
+	{"OpenConcurrently", TestOpenConcurrently},
 }
 
 // duckdbOnly are tests that do not run on PostgreSQL, with the reason.

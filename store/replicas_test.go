@@ -152,3 +152,38 @@ func TestReplicasShareLedgerAndAudit(t *testing.T) {
 		t.Errorf("bob spent %+v, %v; want ε=0.5", bal.Spent, err)
 	}
 }
+
+func TestOpenConcurrently(t *testing.T) {
+	// Replicas starting at once on an empty database: each migration is
+	// applied once, and every replica opens.
+	if !onPostgres(t) {
+		t.Skip("one process holds an embedded catalog: replicas need PostgreSQL")
+	}
+	b := newBackend(t)
+	const replicas = 4
+	cats := make([]*store.Catalog, replicas)
+	errs := make([]error, replicas)
+	var wg sync.WaitGroup
+	for i := range replicas {
+		wg.Go(func() { cats[i], errs[i] = b.open(context.Background()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+		t.Cleanup(func() { cats[i].Close() })
+	}
+	rows := migrationRows(t, cats[0])
+	for i, r := range rows {
+		var v int
+		fmt.Sscanf(r, "%d@", &v)
+		if v != i+1 {
+			t.Errorf("migrations = %v, want each version once, in order", rows)
+			break
+		}
+	}
+	if len(rows) < 4 {
+		t.Errorf("migrations = %v, want at least 4", rows)
+	}
+}

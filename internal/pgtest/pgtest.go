@@ -198,8 +198,17 @@ func (s *Server) start(ctx context.Context, opts Options) error {
 // watch starts a process that stops the server and removes its folder
 // if this process dies without calling Stop.
 func (s *Server) watch() {
-	// /proc first: run as another user, kill -0 cannot signal this one.
-	script := fmt.Sprintf(`while [ -e /proc/%[1]d ] || kill -0 %[1]d 2>/dev/null; do sleep 1; done
+	// /proc first: run as another user, kill -0 cannot signal this one;
+	// a zombie, killed but not yet reaped, counts as dead.
+	script := fmt.Sprintf(`alive() {
+  if [ -d /proc/self ]; then
+    s=$(sed 's/.*) //' /proc/%[1]d/stat 2>/dev/null | cut -c1)
+    [ -n "$s" ] && [ "$s" != Z ]
+  else
+    kill -0 %[1]d 2>/dev/null
+  fi
+}
+while alive; do sleep 1; done
 [ -d %[2]q ] || exit 0
 %[3]q -D %[2]q -m immediate stop >/dev/null 2>&1
 rm -rf %[4]q`, os.Getpid(), s.data(), filepath.Join(s.bin, "pg_ctl"), s.dir)
