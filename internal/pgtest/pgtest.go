@@ -128,7 +128,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.MaxConnections == 0 {
 		opts.MaxConnections = 300
 	}
-	dir, err := os.MkdirTemp("", "haze-pg-")
+	base := os.TempDir()
+	if info, err := os.Stat(base); os.Geteuid() == 0 && (err != nil || info.Mode().Perm()&0o001 == 0) {
+		base = "/tmp" // the unprivileged user must reach the folder
+	}
+	dir, err := os.MkdirTemp(base, "haze-pg-")
 	if err != nil {
 		return nil, err
 	}
