@@ -11,6 +11,7 @@ build:
 	$(GO) build $(TAGS) -o $(BIN) ./cmd/haze
 
 test:
+	@./scripts/postgres-note.sh
 	$(GO) test $(TAGS) -count=1 -timeout 20m ./...
 	MAKE="$(MAKE)" ./scripts/test-notebooks.sh
 

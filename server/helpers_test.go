@@ -20,6 +20,7 @@ import (
 
 	"haze/anonymize"
 	"haze/dp/dptest"
+	"haze/internal/pgtest"
 	"haze/pipeline"
 	"haze/pipeline/synth"
 	"haze/queries"
@@ -63,6 +64,9 @@ var cabins = []string{"business", "economy", "first", "premium_economy"}
 var templateDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envReplicaCatalog) != "" {
+		os.Exit(runReplicaChild())
+	}
 	dir, err := os.MkdirTemp("", "haze-server-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -74,7 +78,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	templateDir = dir
-	code := m.Run()
+	code := pgtest.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

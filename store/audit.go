@@ -180,10 +180,12 @@ func normaliseEntry(e AuditEntry) (AuditEntry, error) {
 // AppendAudit writes in its own transaction, and waits for any charge in
 // progress first (it takes the ledger lock, then the audit lock), which
 // would deadlock there. Appends are serialised, and Seq is the table's
-// primary key, so the chain never forks. An append in a caller's tx
-// outside Charge can still lose a race with another append, as the lock
-// cannot span the caller's commit: then the insert or tx's commit fails
-// with a duplicate-key error, and tx should be retried.
+// primary key, so the chain never forks. On DuckDB, an append in a
+// caller's tx outside Charge can still lose a race with another append,
+// as the lock cannot span the caller's commit: then the insert or tx's
+// commit fails with a duplicate-key error, and tx should be retried. On
+// PostgreSQL the lock is an advisory lock of tx, held until tx ends, so
+// appends of every replica are serialised up to their commit.
 //
 // There is no way to change or remove an entry through the store.
 func (c *Catalog) AppendAudit(ctx context.Context, tx *sql.Tx, e AuditEntry) (AuditEntry, error) {
@@ -192,37 +194,38 @@ func (c *Catalog) AppendAudit(ctx context.Context, tx *sql.Tx, e AuditEntry) (Au
 		return AuditEntry{}, err
 	}
 	if tx != nil {
-		c.auditMu.Lock()
-		defer c.auditMu.Unlock()
+		unlock, err := c.lock(ctx, tx, lockAudit)
+		defer unlock()
+		if err != nil {
+			return AuditEntry{}, fmt.Errorf("appending audit entry: %w", err)
+		}
 		return appendEntry(ctx, tx, e)
 	}
 
-	// Never interleave with a charge, whose transaction may hold an
-	// append not committed yet: the first commit of a Seq wins.
-	c.ledgerMu.Lock()
-	defer c.ledgerMu.Unlock()
-	c.auditMu.Lock()
-	defer c.auditMu.Unlock()
-	// A caller's tx outside Charge may still commit first: read the head
-	// again and retry.
+	// A caller's tx outside Charge may still commit first (DuckDB): read
+	// the head again and retry.
 	for range 3 {
 		var out AuditEntry
 		out, err = c.appendOwnTx(ctx, e)
 		if err == nil {
 			return out, nil
 		}
-		if !isConstraintError(err) && !isConflictError(err) {
+		if !c.d.isDuplicate(err) && !c.d.isConflict(err) {
 			return AuditEntry{}, err
 		}
 	}
 	return AuditEntry{}, fmt.Errorf("appending audit entry: %v: %w", err, ErrConflict)
 }
 
+// appendOwnTx appends e in a transaction of its own. It never interleaves
+// with a charge, whose transaction may hold an append not committed yet:
+// it takes the ledger lock, then the audit lock.
 func (c *Catalog) appendOwnTx(ctx context.Context, e AuditEntry) (AuditEntry, error) {
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, unlock, err := c.begin(ctx, lockLedger, lockAudit)
 	if err != nil {
 		return AuditEntry{}, fmt.Errorf("appending audit entry: %w", err)
 	}
+	defer unlock()
 	defer tx.Rollback()
 	out, err := appendEntry(ctx, tx, e)
 	if err != nil {
@@ -365,7 +368,7 @@ func scanAudit(ctx context.Context, db rowsQuerier, q string, args []any,
 // VerifyAudit reads one snapshot, so entries may be appended meanwhile. It
 // reads every entry once; naming a problem takes one more pass at most.
 func (c *Catalog) VerifyAudit(ctx context.Context, wantHead string) (*AuditProblem, error) {
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, err := c.db.BeginTx(ctx, c.d.snapshot())
 	if err != nil {
 		return nil, fmt.Errorf("verifying audit chain: %w", err)
 	}

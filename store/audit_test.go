@@ -326,7 +326,7 @@ func TestVerifyAuditNamesTampering(t *testing.T) {
 			wantKind: store.AuditEdited, wantSeq: 4},
 		{name: "edit epsilon", sql: `UPDATE audit SET epsilon = 0 WHERE seq = 4`,
 			wantKind: store.AuditEdited, wantSeq: 4},
-		{name: "edit time", sql: `UPDATE audit SET "at" = "at" + INTERVAL 1 SECOND WHERE seq = 4`,
+		{name: "edit time", sql: `UPDATE audit SET "at" = "at" + INTERVAL '1 second' WHERE seq = 4`,
 			wantKind: store.AuditEdited, wantSeq: 4},
 		{name: "edit hash", sql: `UPDATE audit SET hash = (SELECT hash FROM audit WHERE seq = 8)
 			WHERE seq = 4`, wantKind: store.AuditEdited, wantSeq: 4},

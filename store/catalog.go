@@ -1,10 +1,31 @@
 // Package store is haze's catalog: the published datasets and their
-// versions, and (as the product grows) the ledger, audit chain, rounds and
-// API keys. The embedded default is one DuckDB file, catalog.duckdb, in
-// the data directory.
+// versions, the ledger of released answers (which doubles as their
+// cache), grants and caps, the audit chain, federated rounds and API
+// keys. The embedded default is one DuckDB file, catalog.duckdb, in the
+// data directory (Open). Several API replicas share one PostgreSQL
+// database instead (OpenURL); the datasets' Parquet files stay in a data
+// directory they share.
 //
 // The catalog knows nothing of policy: it stores what other packages hand
 // it, transactionally, and answers lookups.
+//
+// # Two databases, one set of queries
+//
+// Every query is written once, through database/sql, in SQL that DuckDB
+// and PostgreSQL both accept. What differs is behind a small unexported
+// dialect: the schema migrations (types such as DOUBLE), the locks, and
+// how a duplicate key or a lost race shows in an error. On DuckDB, whose
+// file one process holds, the locks are in-process mutexes; on
+// PostgreSQL they are transaction-level advisory locks with fixed keys
+// (pg_advisory_xact_lock), taken in the same order (ledger, then audit),
+// so budget charges and audit appends are serialised across every
+// replica and held until their transaction commits. PostgreSQL is reached
+// with pgx (github.com/jackc/pgx/v5) through its database/sql driver: it
+// is the maintained pure-Go driver, speaks the binary protocol, reports
+// SQLSTATE codes as typed errors, and its stdlib package keeps the
+// catalog on the same *sql.DB and *sql.Tx as DuckDB. The catalog's '?'
+// placeholders are rewritten to PostgreSQL's $1, $2, ... by a thin
+// wrapper around that driver, so DB() accepts the same SQL on both.
 //
 // Sentinel errors: ErrNotFound, ErrConflict, ErrSchemaTooNew, ErrLocked,
 // ErrUnknownKey, ErrBelowSpent.
@@ -43,6 +64,7 @@ var (
 type Catalog struct {
 	db  *sql.DB
 	dir string
+	d   dialect
 
 	// publishMu serialises publishes, so a lost race is ErrConflict.
 	publishMu sync.Mutex
@@ -81,7 +103,7 @@ func Open(ctx context.Context, dataDir string) (*Catalog, error) {
 		return nil, fmt.Errorf("opening catalog: %w", err)
 	}
 
-	c := &Catalog{db: db, dir: dataDir}
+	c := &Catalog{db: db, dir: dataDir, d: duckDialect{}}
 	if err := c.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -96,14 +118,15 @@ func (c *Catalog) Dir() string { return c.dir }
 // their own tables in the catalog.
 func (c *Catalog) DB() *sql.DB { return c.db }
 
-// Close checkpoints and closes the catalog.
+// Close checkpoints (DuckDB) and closes the catalog.
 func (c *Catalog) Close() error {
-	_, _ = c.db.Exec("CHECKPOINT")
-	return c.db.Close()
+	return c.d.close(c.db)
 }
 
 // migrations are applied in order; each runs once, in a transaction with
 // the record of its version. Never edit one that has shipped: add another.
+// These are DuckDB's; pgMigrations (postgres.go) holds the same steps for
+// PostgreSQL, one for one: add a step to both.
 var migrations = []string{
 	// 1: datasets and their versions.
 	`CREATE TABLE datasets (
@@ -212,38 +235,67 @@ var migrations = []string{
 	);`,
 }
 
+// migrate brings the schema to the dialect's last migration. Each step
+// runs in its own transaction with the record of its version, under the
+// migration lock, so replicas starting at once apply each step once.
 func (c *Catalog) migrate(ctx context.Context) error {
-	if _, err := c.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+	tx, unlock, err := c.begin(ctx, lockMigrate)
+	if err != nil {
 		return fmt.Errorf("migrating catalog: %w", err)
 	}
-	var current int
-	if err := c.db.QueryRowContext(ctx,
-		`SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("migrating catalog: %w", err)
+	_, err = tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`)
+	if err == nil {
+		err = tx.Commit()
 	}
-	if current > len(migrations) {
-		return fmt.Errorf("catalog at version %d, this haze knows %d: %w",
-			current, len(migrations), ErrSchemaTooNew)
+	tx.Rollback()
+	unlock()
+	if err != nil {
+		return fmt.Errorf("migrating catalog: %w", err)
 	}
 
-	for v := current + 1; v <= len(migrations); v++ {
-		tx, err := c.db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migrating catalog: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrating catalog to version %d: %w", v, err)
-		}
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO schema_migrations (version) VALUES (?)`, v); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrating catalog to version %d: %w", v, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrating catalog to version %d: %w", v, err)
+	for {
+		done, err := c.migrateNext(ctx)
+		if err != nil || done {
+			return err
 		}
 	}
-	return nil
+}
+
+// migrateNext applies the next pending migration, or reports that there
+// is none.
+func (c *Catalog) migrateNext(ctx context.Context) (done bool, err error) {
+	steps := c.d.migrations()
+	tx, unlock, err := c.begin(ctx, lockMigrate)
+	if err != nil {
+		return false, fmt.Errorf("migrating catalog: %w", err)
+	}
+	defer unlock()
+	defer tx.Rollback()
+
+	var current int
+	if err := tx.QueryRowContext(ctx,
+		`SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return false, fmt.Errorf("migrating catalog: %w", err)
+	}
+	if current > len(steps) {
+		return false, fmt.Errorf("catalog at version %d, this haze knows %d: %w",
+			current, len(steps), ErrSchemaTooNew)
+	}
+	if current == len(steps) {
+		return true, nil
+	}
+
+	v := current + 1
+	if _, err := tx.ExecContext(ctx, steps[v-1]); err != nil {
+		return false, fmt.Errorf("migrating catalog to version %d: %w", v, err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO schema_migrations (version) VALUES (?)`, v); err != nil {
+		return false, fmt.Errorf("migrating catalog to version %d: %w", v, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migrating catalog to version %d: %w", v, err)
+	}
+	return false, nil
 }

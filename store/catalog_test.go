@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,15 +14,10 @@ import (
 	"haze/store"
 )
 
-// openCatalog opens a catalog in a fresh data dir, closed at cleanup.
+// openCatalog opens a fresh catalog of t's backend, closed at cleanup.
 func openCatalog(t *testing.T) *store.Catalog {
 	t.Helper()
-	cat, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	return cat
+	return newBackend(t).mustOpen(t)
 }
 
 // migrationRows returns the catalog's schema_migrations as "version@time".
@@ -51,8 +46,9 @@ func migrationRows(t *testing.T, cat *store.Catalog) []string {
 
 func TestOpenRunsMigrationsOnce(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "data")
-	cat, err := store.Open(ctx, dir)
+	b := newBackend(t)
+	dir := b.dir
+	cat, err := b.open(ctx)
 	if err != nil {
 		t.Fatalf("first Open: %v", err)
 	}
@@ -72,7 +68,7 @@ func TestOpenRunsMigrationsOnce(t *testing.T) {
 	}
 
 	// A second open finds every migration applied and applies none again.
-	cat, err = store.Open(ctx, dir)
+	cat, err = b.open(ctx)
 	if err != nil {
 		t.Fatalf("second Open: %v", err)
 	}
@@ -87,8 +83,8 @@ func TestOpenRunsMigrationsOnce(t *testing.T) {
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "data")
-	cat, err := store.Open(ctx, dir)
+	b := newBackend(t)
+	cat, err := b.open(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +96,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cat, err = store.Open(ctx, dir)
+	cat, err = b.open(ctx)
 	if !errors.Is(err, store.ErrSchemaTooNew) {
 		if cat != nil {
 			cat.Close()
@@ -110,9 +106,25 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 }
 
 func TestOpenRequiresDir(t *testing.T) {
-	if cat, err := store.Open(context.Background(), ""); err == nil {
+	b := newBackend(t)
+	b.dir = ""
+	if cat, err := b.open(context.Background()); err == nil {
 		cat.Close()
-		t.Fatalf("Open(\"\") = nil error, want one")
+		t.Fatalf("opening without a data dir = nil error, want one")
+	}
+}
+
+func TestOpenURLRefusesOtherSchemes(t *testing.T) {
+	for _, url := range []string{"mysql://root:s3cret@db/haze", "s3cret", "file:catalog.duckdb"} {
+		cat, err := store.OpenURL(context.Background(), url, t.TempDir())
+		if err == nil {
+			cat.Close()
+			t.Errorf("OpenURL(%q) = nil error, want one", url)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("OpenURL(%q) = %q, which shows the password", url, err)
+		}
 	}
 }
 

@@ -12,12 +12,11 @@ import (
 // Data files are not touched. It returns how many keys it rewrapped.
 func (c *Catalog) RewrapDataKeys(ctx context.Context,
 	rewrap func(v Version) (DataKey, error)) (int, error) {
-	c.publishMu.Lock()
-	defer c.publishMu.Unlock()
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, unlock, err := c.begin(ctx, lockPublish)
 	if err != nil {
 		return 0, fmt.Errorf("rewrapping data keys: %w", err)
 	}
+	defer unlock()
 	defer tx.Rollback()
 
 	rows, err := tx.QueryContext(ctx, `SELECT `+versionColumns+` FROM dataset_versions v`+
@@ -62,19 +61,27 @@ func (c *Catalog) RewrapDataKeys(ctx context.Context,
 
 // ShredDataKey destroys the data key of a dataset version, so its files,
 // and any copy of them, can no longer be read. Shredding a shredded or
-// plain version does nothing. The catalog is checkpointed afterwards so
-// the key leaves the write-ahead log; DuckDB may keep the freed bytes in
-// its file until they are reused.
+// plain version does nothing. The database is then compacted (DuckDB
+// checkpoints, PostgreSQL vacuums the table) so the key leaves the logs
+// and live pages; either may keep freed bytes on disk until they are
+// reused, which is why the key is wrapped under a master key as well.
 func (c *Catalog) ShredDataKey(ctx context.Context, dataset string, version int,
 	at time.Time) error {
-	c.publishMu.Lock()
-	defer c.publishMu.Unlock()
-	if _, err := c.db.ExecContext(ctx, `UPDATE data_keys SET wrapped = NULL, shredded_at = ?
+	tx, unlock, err := c.begin(ctx, lockPublish)
+	if err != nil {
+		return fmt.Errorf("shredding %s version %d: %w", dataset, version, err)
+	}
+	defer unlock()
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE data_keys SET wrapped = NULL, shredded_at = ?
 		WHERE dataset = ? AND version = ? AND shredded_at IS NULL`, at.UTC(), dataset,
 		version); err != nil {
 		return fmt.Errorf("shredding %s version %d: %w", dataset, version, err)
 	}
-	if _, err := c.db.ExecContext(ctx, "CHECKPOINT"); err != nil {
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("shredding %s version %d: %w", dataset, version, err)
+	}
+	if err := c.d.compact(ctx, c.db); err != nil {
 		return fmt.Errorf("shredding %s version %d: %w", dataset, version, err)
 	}
 	return nil

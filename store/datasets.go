@@ -129,12 +129,11 @@ func (c *Catalog) Publish(ctx context.Context, v Version) error {
 		return fmt.Errorf("publishing %s: unknown encryption %q", v.Dataset, v.Encryption)
 	}
 
-	c.publishMu.Lock()
-	defer c.publishMu.Unlock()
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, unlock, err := c.begin(ctx, lockPublish)
 	if err != nil {
 		return fmt.Errorf("publishing %s: %w", v.Dataset, err)
 	}
+	defer unlock()
 	defer tx.Rollback()
 
 	// The version must follow the latest one, whoever published it.
@@ -155,6 +154,9 @@ func (c *Catalog) Publish(ctx context.Context, v Version) error {
 		v.Dataset, v.Version, now, v.Path, v.PrivacyUnit, v.KeyName, v.KeyID,
 		string(columns), string(dp), v.Rows, v.PolicyHash, string(v.Manifest),
 		v.Encryption); err != nil {
+		if c.d.isDuplicate(err) {
+			return fmt.Errorf("publishing %s version %d: %w", v.Dataset, v.Version, ErrConflict)
+		}
 		return fmt.Errorf("publishing %s: %w", v.Dataset, err)
 	}
 	if v.Encryption == EncryptionPME {

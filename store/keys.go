@@ -128,7 +128,7 @@ func (c *Catalog) CreateKey(ctx context.Context, name, role string) (secret stri
 	for range 3 {
 		_, err = c.db.ExecContext(ctx, `INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, NULL)`,
 			k.ID, k.Name, k.Role, hashKey(secret), k.CreatedAt)
-		if !isConstraintError(err) {
+		if !c.d.isDuplicate(err) {
 			break
 		}
 		if _, err := rand.Read(raw[keyBytes:]); err != nil {
@@ -196,7 +196,7 @@ func (c *Catalog) RevokeKey(ctx context.Context, idOrName string) (int, error) {
 	res, err := c.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?
 		WHERE `+column+` = ? AND revoked_at IS NULL`,
 		time.Now().UTC().Truncate(time.Microsecond), idOrName)
-	if isConflictError(err) {
+	if c.d.isConflict(err) {
 		return 0, fmt.Errorf("revoking %s: %w", idOrName, ErrConflict)
 	}
 	if err != nil {

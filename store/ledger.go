@@ -66,9 +66,13 @@ type Charge struct {
 // SetGrant sets a principal's total allowance on a dataset. It may not go
 // below what the principal has spent.
 func (c *Catalog) SetGrant(ctx context.Context, principal, dataset string, a Amount) error {
-	c.ledgerMu.Lock()
-	defer c.ledgerMu.Unlock()
-	b, err := balance(ctx, c.db, principal, dataset)
+	tx, unlock, err := c.begin(ctx, lockLedger)
+	if err != nil {
+		return fmt.Errorf("setting grant: %w", err)
+	}
+	defer unlock()
+	defer tx.Rollback()
+	b, err := balance(ctx, tx, principal, dataset)
 	if err != nil {
 		return err
 	}
@@ -76,11 +80,14 @@ func (c *Catalog) SetGrant(ctx context.Context, principal, dataset string, a Amo
 		return fmt.Errorf("grant of ε=%g δ=%g is below what %s already spent on %s (ε=%g δ=%g): %w",
 			a.Epsilon, a.Delta, principal, dataset, b.Spent.Epsilon, b.Spent.Delta, ErrBelowSpent)
 	}
-	_, err = c.db.ExecContext(ctx, `INSERT INTO grants VALUES (?, ?, ?, ?, ?)
+	_, err = tx.ExecContext(ctx, `INSERT INTO grants VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (principal, dataset) DO UPDATE SET epsilon = excluded.epsilon,
 		delta = excluded.delta, updated_at = excluded.updated_at`,
 		principal, dataset, a.Epsilon, a.Delta, time.Now().UTC())
 	if err != nil {
+		return fmt.Errorf("setting grant: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("setting grant: %w", err)
 	}
 	return nil
@@ -88,13 +95,20 @@ func (c *Catalog) SetGrant(ctx context.Context, principal, dataset string, a Amo
 
 // SetCap sets a dataset's allowance over all principals together.
 func (c *Catalog) SetCap(ctx context.Context, dataset string, a Amount) error {
-	c.ledgerMu.Lock()
-	defer c.ledgerMu.Unlock()
-	_, err := c.db.ExecContext(ctx, `INSERT INTO caps VALUES (?, ?, ?, ?)
+	tx, unlock, err := c.begin(ctx, lockLedger)
+	if err != nil {
+		return fmt.Errorf("setting cap: %w", err)
+	}
+	defer unlock()
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT INTO caps VALUES (?, ?, ?, ?)
 		ON CONFLICT (dataset) DO UPDATE SET epsilon = excluded.epsilon,
 		delta = excluded.delta, updated_at = excluded.updated_at`,
 		dataset, a.Epsilon, a.Delta, time.Now().UTC())
 	if err != nil {
+		return fmt.Errorf("setting cap: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("setting cap: %w", err)
 	}
 	return nil
@@ -166,8 +180,9 @@ func released(ctx context.Context, q querier, dataset string, version int,
 type ChargeFunc func(b Balance, cost Amount) error
 
 // Charge records ch and charges its cost in one transaction, serialised
-// with every other charge on this catalog, so concurrent charges cannot
-// overspend. Inside the transaction it first looks for an answer already
+// with every other charge on this catalog (on PostgreSQL, with every
+// charge of every replica sharing the database), so concurrent charges
+// cannot overspend. Inside the transaction it first looks for an answer already
 // released under ch's fingerprint for the same dataset version: if there is
 // one, nothing is charged and that answer is returned with cached true.
 // (allow must still admit the principal at no cost). Otherwise allow
@@ -178,13 +193,11 @@ type ChargeFunc func(b Balance, cost Amount) error
 // error may the answer leave the process.
 func (c *Catalog) Charge(ctx context.Context, ch Charge, allow ChargeFunc,
 	inTx func(tx *sql.Tx, answer []byte, cached bool) error) (answer []byte, cached bool, err error) {
-	c.ledgerMu.Lock()
-	defer c.ledgerMu.Unlock()
-
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, unlock, err := c.begin(ctx, lockLedger)
 	if err != nil {
 		return nil, false, fmt.Errorf("charging: %w", err)
 	}
+	defer unlock()
 	defer tx.Rollback()
 
 	if prev, ok, err := released(ctx, tx, ch.Dataset, ch.Version, ch.Fingerprint); err != nil {
@@ -242,7 +255,7 @@ func (c *Catalog) Grants(ctx context.Context, principal, dataset string) ([]Gran
 		coalesce(sum(l.epsilon), 0), coalesce(sum(l.delta), 0)
 		FROM grants g LEFT JOIN ledger l ON l.principal = g.principal AND l.dataset = g.dataset
 		WHERE (? = '' OR g.principal = ?) AND (? = '' OR g.dataset = ?)
-		GROUP BY ALL ORDER BY g.dataset, g.principal`, principal, principal, dataset, dataset)
+		GROUP BY g.principal, g.dataset, g.epsilon, g.delta ORDER BY g.dataset, g.principal`, principal, principal, dataset, dataset)
 	if err != nil {
 		return nil, fmt.Errorf("reading grants: %w", err)
 	}
@@ -264,7 +277,7 @@ func (c *Catalog) Caps(ctx context.Context) ([]Cap, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT c.dataset, c.epsilon, c.delta,
 		coalesce(sum(l.epsilon), 0), coalesce(sum(l.delta), 0)
 		FROM caps c LEFT JOIN ledger l ON l.dataset = c.dataset
-		GROUP BY ALL ORDER BY c.dataset`)
+		GROUP BY c.dataset, c.epsilon, c.delta ORDER BY c.dataset`)
 	if err != nil {
 		return nil, fmt.Errorf("reading caps: %w", err)
 	}

@@ -15,17 +15,24 @@ import (
 // CreateRound stores a new round record. An existing id gives an error
 // wrapping ErrConflict.
 func (c *Catalog) CreateRound(ctx context.Context, id, period string, record []byte) error {
-	c.roundsMu.Lock()
-	defer c.roundsMu.Unlock()
+	tx, unlock, err := c.begin(ctx, lockRounds)
+	if err != nil {
+		return fmt.Errorf("creating round: %w", err)
+	}
+	defer unlock()
+	defer tx.Rollback()
 	var n int
-	if err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM rounds WHERE id = ?`, id).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM rounds WHERE id = ?`, id).Scan(&n); err != nil {
 		return fmt.Errorf("creating round: %w", err)
 	}
 	if n > 0 {
 		return fmt.Errorf("round %q: %w", id, ErrConflict)
 	}
-	if _, err := c.db.ExecContext(ctx, `INSERT INTO rounds VALUES (?, ?, ?)`, id, period,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rounds VALUES (?, ?, ?)`, id, period,
 		string(record)); err != nil {
+		return fmt.Errorf("creating round: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("creating round: %w", err)
 	}
 	return nil
@@ -67,8 +74,6 @@ func (c *Catalog) Rounds(ctx context.Context, period string) ([][]byte, error) {
 // UpdateRound replaces a round's record with what update makes of it, in
 // one transaction; update's error aborts and is returned as it is.
 func (c *Catalog) UpdateRound(ctx context.Context, id string, update func([]byte) ([]byte, error)) error {
-	c.roundsMu.Lock()
-	defer c.roundsMu.Unlock()
 	return c.updateRound(ctx, id, update, nil)
 }
 
@@ -77,8 +82,6 @@ func (c *Catalog) UpdateRound(ctx context.Context, id string, update func([]byte
 // partner gives an error wrapping ErrConflict.
 func (c *Catalog) AddRoundSubmission(ctx context.Context, id, partner string, submission []byte,
 	update func([]byte) ([]byte, error)) error {
-	c.roundsMu.Lock()
-	defer c.roundsMu.Unlock()
 	return c.updateRound(ctx, id, update, func(tx *sql.Tx) error {
 		var n int64
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM round_submissions
@@ -100,10 +103,11 @@ func (c *Catalog) AddRoundSubmission(ctx context.Context, id, partner string, su
 
 func (c *Catalog) updateRound(ctx context.Context, id string, update func([]byte) ([]byte, error),
 	also func(*sql.Tx) error) error {
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, unlock, err := c.begin(ctx, lockRounds)
 	if err != nil {
 		return fmt.Errorf("updating round: %w", err)
 	}
+	defer unlock()
 	defer tx.Rollback()
 	var rec string
 	err = tx.QueryRowContext(ctx, `SELECT record FROM rounds WHERE id = ?`, id).Scan(&rec)
@@ -153,15 +157,25 @@ func (c *Catalog) RoundSubmissions(ctx context.Context, id string) ([][]byte, er
 // AddPartner registers a federated partner's public record under its
 // name. An existing name gives an error wrapping ErrConflict.
 func (c *Catalog) AddPartner(ctx context.Context, name string, partner []byte) error {
-	c.roundsMu.Lock()
-	defer c.roundsMu.Unlock()
-	if _, err := c.Partner(ctx, name); err == nil {
-		return fmt.Errorf("partner %q: %w", name, ErrConflict)
-	} else if !errors.Is(err, ErrNotFound) {
-		return err
+	tx, unlock, err := c.begin(ctx, lockRounds)
+	if err != nil {
+		return fmt.Errorf("adding partner: %w", err)
 	}
-	if _, err := c.db.ExecContext(ctx, `INSERT INTO partners VALUES (?, ?)`, name,
+	defer unlock()
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM partners WHERE name = ?`,
+		name).Scan(&n); err != nil {
+		return fmt.Errorf("adding partner: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("partner %q: %w", name, ErrConflict)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO partners VALUES (?, ?)`, name,
 		string(partner)); err != nil {
+		return fmt.Errorf("adding partner: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("adding partner: %w", err)
 	}
 	return nil

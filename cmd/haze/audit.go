@@ -21,6 +21,7 @@ func auditCommand() *cobra.Command {
 	var limit int
 	addDataDir := func(c *cobra.Command) {
 		c.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+		addCatalogFlag(c.Flags())
 	}
 
 	verify := &cobra.Command{

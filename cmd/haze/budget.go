@@ -21,6 +21,7 @@ func budgetCommand() *cobra.Command {
 	var eps, delta float64
 	addCommon := func(c *cobra.Command) {
 		c.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+		addCatalogFlag(c.Flags())
 		c.Flags().StringVar(&dataset, "dataset", "", "dataset")
 	}
 
@@ -107,8 +108,10 @@ func requireDataset(ctx context.Context, cat *store.Catalog, name string) error 
 	return nil
 }
 
+// withCatalog opens the catalog, the embedded one of dataDir or the one
+// --catalog names, for f.
 func withCatalog(ctx context.Context, dataDir string, f func(*store.Catalog) error) error {
-	cat, err := store.Open(ctx, dataDir)
+	cat, err := store.OpenURL(ctx, catalogURL(), dataDir)
 	if err != nil {
 		return err
 	}

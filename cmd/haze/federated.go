@@ -88,6 +88,7 @@ func partnerCommand() *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "coordinator's data directory")
+	addCatalogFlag(add.Flags())
 	add.Flags().StringVar(&public, "public", "", "the partner's public record (required)")
 	cmd.AddCommand(add)
 	return cmd
@@ -137,6 +138,7 @@ func roundCommand() *cobra.Command {
 	}
 	f := create.Flags()
 	f.StringVar(&dataDir, "data-dir", defaultDataDir(), "coordinator's data directory")
+	addCatalogFlag(f)
 	f.StringVar(&id, "id", "", "round id (required; a re-run needs a new one)")
 	f.StringVar(&period, "period", "", "period aggregated, such as 2026-11 (required)")
 	f.StringSliceVar(&partners, "partners", nil, "registered partner names (at least 3)")
@@ -172,6 +174,7 @@ func submitCommand() *cobra.Command {
 	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "this partner's own data directory")
 	f.StringVar(&cfg.keyring, "keyring", "", "this partner's keyring, for its encrypted "+
 		"datasets ($"+anonymize.EnvKeyring+")")
+	addCatalogFlag(f)
 	f.Float64Var(&cfg.maxEpsilon, "max-epsilon", 2, "refuse rounds that spend more ε than this")
 	return cmd
 }
@@ -282,6 +285,7 @@ func localCommand() *cobra.Command {
 	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "this partner's own data directory")
 	f.StringVar(&cfg.keyring, "keyring", "", "this partner's keyring, for its encrypted "+
 		"datasets ($"+anonymize.EnvKeyring+")")
+	addCatalogFlag(f)
 	return cmd
 }
 

@@ -19,6 +19,7 @@ func keysCommand() *cobra.Command {
 	var dataDir, name, role, id string
 	addDataDir := func(c *cobra.Command) {
 		c.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+		addCatalogFlag(c.Flags())
 	}
 
 	create := &cobra.Command{

@@ -16,7 +16,10 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
+
+	"haze/store"
 )
 
 // EnvDataDir names the environment variable that sets --data-dir's default.
@@ -44,6 +47,25 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// catalogFlag is --catalog of the command that runs; see catalogURL.
+var catalogFlag string
+
+// addCatalogFlag adds --catalog to a command that opens the catalog. Its
+// default is not shown in the help, as $HAZE_CATALOG may hold a password.
+func addCatalogFlag(fs *pflag.FlagSet) {
+	fs.StringVar(&catalogFlag, "catalog", "", "catalog shared by API replicas, a postgres:// URL "+
+		"($"+store.EnvCatalog+"); empty: the embedded catalog in --data-dir")
+}
+
+// catalogURL returns --catalog, else $HAZE_CATALOG; "" is the embedded
+// catalog.
+func catalogURL() string {
+	if catalogFlag != "" {
+		return catalogFlag
+	}
+	return os.Getenv(store.EnvCatalog)
 }
 
 // defaultDataDir returns $HAZE_DATA_DIR, or "data".

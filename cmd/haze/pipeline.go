@@ -27,6 +27,7 @@ func pipelineCommand() *cobra.Command {
 	runCmd.Flags().StringVar(&cfg.job, "job", "", "job spec file (YAML, required)")
 	runCmd.Flags().StringVar(&cfg.dataDir, "data-dir", defaultDataDir(),
 		"data directory holding the catalog and datasets ($"+EnvDataDir+")")
+	addCatalogFlag(runCmd.Flags())
 	runCmd.Flags().StringVar(&cfg.memoryLimit, "memory-limit", "512MB", "DuckDB memory limit")
 	runCmd.Flags().IntVar(&cfg.workers, "workers", 0, "transform workers (0: one per CPU)")
 	cmd.AddCommand(runCmd)
@@ -46,7 +47,7 @@ func runPipeline(ctx context.Context, cfg pipelineConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cat, err := store.Open(ctx, cfg.dataDir)
+	cat, err := store.OpenURL(ctx, catalogURL(), cfg.dataDir)
 	if err != nil {
 		return err
 	}

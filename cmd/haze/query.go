@@ -42,6 +42,7 @@ func queryCommand() *cobra.Command {
 	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
 	f.StringVar(&cfg.keyring, "keyring", "", "keyring, for encrypted datasets ($"+
 		anonymize.EnvKeyring+")")
+	addCatalogFlag(f)
 	f.StringVar(&cfg.dataset, "dataset", "", "dataset the query must read (checked against FROM)")
 	f.StringVar(&cfg.as, "as", defaultPrincipal(), "principal whose budget is charged")
 	f.Float64Var(&cfg.epsilon, "epsilon", 0, "ε to spend (required)")

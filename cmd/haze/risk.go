@@ -42,6 +42,7 @@ func riskCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+	addCatalogFlag(f)
 	f.StringVar(&dataset, "dataset", "", "dataset (required)")
 	f.StringVar(&keyring, "keyring", "", "keyring file, for encrypted datasets ($"+
 		anonymize.EnvKeyring+")")

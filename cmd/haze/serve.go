@@ -30,6 +30,7 @@ func serveCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+	addCatalogFlag(f)
 	f.StringVar(&cfg.server.Addr, "addr", envOr("HAZE_ADDR", "127.0.0.1:8080"), "listen address ($HAZE_ADDR)")
 	f.StringVar(&cfg.server.TLSCert, "tls-cert", os.Getenv("HAZE_TLS_CERT"), "TLS certificate ($HAZE_TLS_CERT)")
 	f.StringVar(&cfg.server.TLSKey, "tls-key", os.Getenv("HAZE_TLS_KEY"), "TLS key ($HAZE_TLS_KEY)")
@@ -55,6 +56,9 @@ func envOr(name, def string) string {
 
 func runServe(ctx context.Context, cfg serveConfig) error {
 	cfg.server.Logger = newServerLogger()
+	if url := catalogURL(); url != "" {
+		cfg.server.Logger.Info("catalog", "url", store.RedactURL(url))
+	}
 	return withEngine(ctx, cfg.dataDir, cfg.server.Keyring, queries.Limits{MaxEpsilon: cfg.maxEpsilon},
 		func(cat *store.Catalog, eng *queries.Engine) error {
 			srv, err := server.New(cfg.server, cat, eng)

@@ -51,6 +51,7 @@ func subjectCommand() *cobra.Command {
 		},
 	}
 	find.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+	addCatalogFlag(find.Flags())
 	find.Flags().StringVar(&id, "id", "", "the subject's identifier in clear, as in the exports (required)")
 	find.Flags().StringVar(&keyring, "keyring", "", "keyring file (default $"+anonymize.EnvKeyring+")")
 	var idFile, dataset string
@@ -88,6 +89,7 @@ func subjectCommand() *cobra.Command {
 		},
 	}
 	erase.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory ($"+EnvDataDir+")")
+	addCatalogFlag(erase.Flags())
 	erase.Flags().StringVar(&idFile, "id-file", "", "CSV with a header, ids in the first column (required)")
 	erase.Flags().StringVar(&dataset, "dataset", "", "only this dataset (default: all)")
 	erase.Flags().StringVar(&keyring, "keyring", "", "keyring file (default $"+anonymize.EnvKeyring+")")

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"haze/anonymize"
@@ -29,7 +31,19 @@ type config struct {
 
 	httpClients  int // concurrent clients of the HTTP benchmark
 	httpRequests int // queries sent over HTTP; 0 skips the benchmark
+
+	replicaRequests int // queries sent to replicas on PostgreSQL; 0 skips them
+	replicaRows     int // rows of the replica benchmark's dataset
+	ledgerCharges   int // charges timed per round on each ledger; 0 skips
+
+	only map[string]bool // the parts to run; empty: all
 }
+
+// parts are the benchmark's parts, in the order they run.
+var parts = []string{"pipeline", "queries", "server", "federated", "memory", "replicas"}
+
+// runs reports whether part is to run.
+func (c config) runs(part string) bool { return len(c.only) == 0 || c.only[part] }
 
 func main() {
 	var cfg config
@@ -43,7 +57,24 @@ func main() {
 	flag.IntVar(&cfg.fedCells, "fed-cells", 10_000, "cells of the federated round (even)")
 	flag.IntVar(&cfg.httpClients, "http-clients", 16, "concurrent clients of the HTTP benchmark")
 	flag.IntVar(&cfg.httpRequests, "http-requests", 400, "queries sent over HTTP (0 skips)")
+	flag.IntVar(&cfg.replicaRequests, "replica-requests", 400,
+		"queries sent to 1 and to 2 replicas on PostgreSQL (0 skips)")
+	flag.IntVar(&cfg.replicaRows, "replica-rows", 200_000, "rows of the replica benchmark's dataset")
+	flag.IntVar(&cfg.ledgerCharges, "ledger-charges", 300,
+		"charges timed per round on the DuckDB and PostgreSQL ledgers (0 skips)")
+	only := flag.String("only", "", "comma-separated parts to run, of "+strings.Join(parts, ",")+
+		" (default all; queries and server read the dataset pipeline publishes)")
 	flag.Parse()
+	if *only != "" {
+		cfg.only = map[string]bool{}
+		for _, p := range strings.Split(*only, ",") {
+			if !slices.Contains(parts, p) {
+				fmt.Fprintf(os.Stderr, "bench: -only %s: use parts of %s\n", p, strings.Join(parts, ","))
+				os.Exit(2)
+			}
+			cfg.only[p] = true
+		}
+	}
 
 	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -63,21 +94,22 @@ func run(ctx context.Context, cfg config) error {
 	}
 
 	fmt.Printf("haze bench on %s\n\n", time.Now().UTC().Format(time.RFC3339))
-	if err := benchPipeline(ctx, cfg); err != nil {
-		return fmt.Errorf("pipeline: %w", err)
+	steps := []struct {
+		part string
+		run  func(context.Context, config) error
+	}{
+		{"pipeline", benchPipeline}, {"queries", benchQueries}, {"server", benchServer},
+		{"federated", benchFederated}, {"memory", benchMemory}, {"replicas", benchReplicas},
 	}
-	if err := benchQueries(ctx, cfg); err != nil {
-		return fmt.Errorf("queries: %w", err)
-	}
-	if err := benchServer(ctx, cfg); err != nil {
-		return fmt.Errorf("server: %w", err)
-	}
-	if err := benchFederated(ctx, cfg); err != nil {
-		return fmt.Errorf("federated: %w", err)
-	}
-	if cfg.rssRows > 0 {
-		if err := benchMemory(ctx, cfg); err != nil {
-			return fmt.Errorf("memory: %w", err)
+	for _, s := range steps {
+		if !cfg.runs(s.part) {
+			continue
+		}
+		if s.part == "memory" && cfg.rssRows <= 0 {
+			continue
+		}
+		if err := s.run(ctx, cfg); err != nil {
+			return fmt.Errorf("%s: %w", s.part, err)
 		}
 	}
 	return nil

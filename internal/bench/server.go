@@ -109,7 +109,8 @@ func benchServer(ctx context.Context, cfg config) error {
 	})
 	defer shutdown()
 
-	results, wall, err := loadServer(ctx, cfg, "http://"+ln.Addr().String(), key)
+	results, wall, err := loadServer(ctx, cfg, []string{"http://" + ln.Addr().String()}, key,
+		serverQuery)
 	if err != nil {
 		return err
 	}
@@ -162,11 +163,12 @@ func benchServer(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// loadServer sends cfg.httpRequests queries from cfg.httpClients
-// goroutines and returns every result with the wall time. The first error
-// stops the run.
-func loadServer(ctx context.Context, cfg config, base, key string) ([]httpResult, time.Duration,
-	error) {
+// loadServer sends cfg.httpRequests queries (query, at ε varied to keep
+// them fresh) from cfg.httpClients goroutines, spread over the servers at
+// bases in turn, and returns every result with the wall time. The first
+// error stops the run.
+func loadServer(ctx context.Context, cfg config, bases []string, key, query string) ([]httpResult,
+	time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	client := &http.Client{Timeout: time.Minute,
@@ -195,7 +197,7 @@ func loadServer(ctx context.Context, cfg config, base, key string) ([]httpResult
 				if i%cachedEvery != 0 {
 					eps = 0.2 + offset + float64(i)*1e-6
 				}
-				results[i] = queryServer(ctx, client, base, key, eps)
+				results[i] = queryServer(ctx, client, bases[i%len(bases)], key, query, eps)
 				if results[i].err != nil {
 					failed.Store(true)
 				}
@@ -213,9 +215,9 @@ func loadServer(ctx context.Context, cfg config, base, key string) ([]httpResult
 }
 
 // queryServer sends one query and times it.
-func queryServer(ctx context.Context, client *http.Client, base, key string,
+func queryServer(ctx context.Context, client *http.Client, base, key, query string,
 	eps float64) httpResult {
-	body, _ := json.Marshal(map[string]any{"sql": serverQuery, "epsilon": eps,
+	body, _ := json.Marshal(map[string]any{"sql": query, "epsilon": eps,
 		"public_groups": map[string][]string{"cabin": serverCabins}})
 	req, err := http.NewRequestWithContext(ctx, "POST", base+"/v1/query", bytes.NewReader(body))
 	if err != nil {
