@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"haze/dp/dptest"
 	"haze/anonymize"
+	"haze/dp/dptest"
 	"haze/internal/pgtest"
 	"haze/queries"
 	"haze/store"
