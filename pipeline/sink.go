@@ -19,6 +19,11 @@ import (
 // rowGroupRows is the number of rows in a Parquet row group.
 const rowGroupRows = 128 * 1024
 
+// encryptedPageSize bounds a page of an encrypted file, in bytes: more than
+// any column of a row group takes, so each chunk is one page (see
+// newParquetSink).
+const encryptedPageSize = 1 << 30
+
 // FileInfo describes one file a run wrote.
 type FileInfo struct {
 	// Path is relative to the version folder.
@@ -75,7 +80,14 @@ func newParquetSink(dir, name string, schema *arrow.Schema, plain []string, key 
 		options = append(options, parquet.WithDictionaryFor(c, false), parquet.WithStatsFor(c, false))
 	}
 	if enc := key.fileEncryption(); enc != nil {
-		options = append(options, parquet.WithEncryptionProperties(enc))
+		// TODO: DuckDB 2.0 fails to decrypt the second data page of a column
+		// chunk ("Computed AES tag differs"), so encrypted files hold one
+		// data page per chunk: pages as large as a row group's column, and no
+		// fallback from a full dictionary to a second, plain page. Drop the
+		// sizes once a DuckDB release reads multi-page chunks.
+		options = append(options, parquet.WithEncryptionProperties(enc),
+			parquet.WithDataPageSize(encryptedPageSize),
+			parquet.WithDictionaryPageSizeLimit(encryptedPageSize))
 	}
 	props := parquet.NewWriterProperties(options...)
 	w, err := pqarrow.NewFileWriter(schema, out, props,

@@ -10,13 +10,18 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # abs_path prints FILE as an absolute path; its folder must exist.
 abs_path() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 
-# keyring_once FILE creates a keyring holding the key crm-2026, unless FILE
-# exists: keeping it keeps the tokens of earlier runs the same.
+# keyring_once FILE [DATA] creates a keyring holding the key crm-2026 and a
+# master key, unless FILE exists: keeping it keeps the tokens of earlier
+# runs the same. A keyring from before encryption at rest gains a master
+# key (rewrapping the data keys of DATA, default data).
 keyring_once() {
   if [ ! -f "$1" ]; then
     "$HAZE" keyring init --out "$1" --key crm-2026
   else
     echo "$1 exists: keeping it, so tokens stay the same"
+    if ! "$HAZE" keyring list --keyring "$1" | grep -q ' master '; then
+      "$HAZE" keyring rotate --master --keyring "$1" --data-dir "${2:-data}"
+    fi
   fi
 }
 
@@ -41,8 +46,7 @@ alliance_partners() {
     seed=$((seed + 1))
     mkdir -p "partners/$p/exports" "partners/$p/keys"
     "$HAZE" gen --rows "$rows" --seed "$seed" --out "partners/$p/exports/crm.csv" >/dev/null
-    [ -f "partners/$p/keys/keyring.json" ] ||
-      "$HAZE" keyring init --out "partners/$p/keys/keyring.json" --key crm-2026 >/dev/null
+    keyring_once "partners/$p/keys/keyring.json" "partners/$p/data" >/dev/null
     sed -e '/^erasure:/d' "$ROOT/examples/bookings.yaml" > "partners/$p/job.yaml"
     rm -rf "partners/$p/data" "partners/$p/identity.json" "partners/$p/identity.pub.json"
     "$HAZE" pipeline run --job "partners/$p/job.yaml" --data-dir "partners/$p/data" | grep published
@@ -68,7 +72,8 @@ submit_round() {
   shift 2
   for p in "$@"; do
     "$HAZE" federated submit --coordinator "$url" --key "$(cat "partners/$p/api-key")" \
-      --identity "partners/$p/identity.json" --round "$round" --data-dir "partners/$p/data"
+      --identity "partners/$p/identity.json" --round "$round" --data-dir "partners/$p/data" \
+      --keyring "partners/$p/keys/keyring.json"
   done
 }
 

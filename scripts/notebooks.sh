@@ -72,6 +72,7 @@ step "Notebooks"
 HAZE_PARTNER_KEY=$(cat partners/aa/api-key)
 export HAZE_URL=$URL HAZE_BIN=$HAZE HAZE_ROUND=$ROUND HAZE_PARTNER_KEY
 export HAZE_PARTNER_DATA_DIR=$PWD/partners/aa/data HAZE_EXPORT=crm-2026-12.csv
+export HAZE_KEYRING=$PWD/partners/aa/keys/keyring.json
 export MPLCONFIGDIR=$PWD/matplotlib   # its font cache, here rather than in $HOME
 export PYDEVD_DISABLE_FILE_VALIDATION=1  # quiets a debugger warning of the kernel
 
