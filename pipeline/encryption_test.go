@@ -300,7 +300,7 @@ func TestRotateMasterRewrapsWithoutRewriting(t *testing.T) {
 
 	// The engine loaded the old keyring; it reads the new one when needed.
 	if _, err := eng.Query(ctx, queries.Request{Principal: "ana",
-		SQL: "SELECT cabin, COUNT(*) FROM bookings GROUP BY cabin",
+		SQL:     "SELECT cabin, COUNT(*) FROM bookings GROUP BY cabin",
 		Options: queries.Options{Epsilon: 0.5}}); err != nil {
 		t.Errorf("query after the rotation: %v", err)
 	}
