@@ -92,6 +92,14 @@ func run(ctx context.Context, cfg config) error {
 			return err
 		}
 	}
+	// A keyring kept from before encryption at rest gains a master key.
+	if r, err := anonymize.LoadKeyring(ring); err != nil {
+		return err
+	} else if _, err := r.Master(); err != nil {
+		if _, err := anonymize.Rotate(ring, anonymize.PurposeMaster, anonymize.MasterName); err != nil {
+			return err
+		}
+	}
 
 	fmt.Printf("haze bench on %s\n\n", time.Now().UTC().Format(time.RFC3339))
 	steps := []struct {
