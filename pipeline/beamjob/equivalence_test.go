@@ -1,0 +1,231 @@
+package beamjob_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"haze/anonymize"
+	"haze/pipeline"
+	"haze/pipeline/beamjob"
+	"haze/pipeline/synth"
+	"haze/store"
+)
+
+func TestMain(m *testing.M) {
+	beam.Init()
+	os.Exit(m.Run())
+}
+
+// jobSpec uses every kind of transform, consent, erasure and a reject
+// limit the dirty export stays under.
+const jobSpec = `
+name: beam-equivalence
+source: {path: exports/crm.FORMAT}
+privacy_unit: passenger_id
+keyring: keys/keyring.json
+key: crm-test
+output: {dataset: bookings}
+consent: {column: marketing_consent, equals: true}
+erasure: {path: requests/erasure.csv, column: passenger_id}
+max_rejected_share: 0.05
+columns:
+  passenger_id:      {action: pseudonymize}
+  email:             {action: pseudonymize, normalize: lower}
+  first_name:        {action: drop}
+  date_of_birth:     {action: generalize, to: age_band, width: 10, as: age_band}
+  postcode:          {action: truncate, length: 2}
+  card_number:       {action: mask, keep_first: 0, keep_last: 4}
+  booking_date:      {action: generalize, to: month}
+  flight_date:       {action: generalize, to: year, as: flight_year}
+  consent_timestamp: {action: generalize, to: week, as: consent_week}
+  destination:       {action: keep, type: string}
+  cabin:             {action: keep, type: string}
+  fare_amount:       {action: keep, type: decimal, bounds: [0, 10000]}
+  ancillary_amount:  {action: generalize, to: bucket, width: 25}
+`
+
+var now = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+// fixture is a folder with a keyring, an export, an erasure list and
+// a job spec, and two data dirs: one for each engine.
+type fixture struct {
+	t    *testing.T
+	dir  string
+	spec string // job spec path
+}
+
+func newFixture(t *testing.T, rows int, format synth.Format) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := anonymize.InitKeyring(filepath.Join(dir, "keys", "keyring.json"),
+		[]string{"crm-test"}); err != nil {
+		t.Fatal(err)
+	}
+	export := filepath.Join(dir, "exports", "crm."+string(format))
+	if err := os.MkdirAll(filepath.Dir(export), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.WriteFile(context.Background(), export,
+		synth.Options{Rows: rows, Seed: 11, Format: format, Dirty: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The ten passengers with the most bookings ask for erasure.
+	db := openDB(t)
+	reader := map[synth.Format]string{synth.CSV: "read_csv('%s', all_varchar=true, ignore_errors=true)",
+		synth.Parquet: "read_parquet('%s')", synth.NDJSON: "read_json('%s')"}[format]
+	rs, err := db.Query("SELECT passenger_id::VARCHAR FROM " + fmt.Sprintf(reader, export) +
+		" WHERE passenger_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"passenger_id"}
+	for rs.Next() {
+		var id string
+		if err := rs.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rs.Close()
+	if len(ids) != 11 {
+		t.Fatalf("erasure list has %d ids, want 10", len(ids)-1)
+	}
+	erasure := filepath.Join(dir, "requests", "erasure.csv")
+	os.MkdirAll(filepath.Dir(erasure), 0o755)
+	if err := os.WriteFile(erasure, []byte(strings.Join(ids, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	spec := filepath.Join(dir, "job.yaml")
+	if err := os.WriteFile(spec, []byte(strings.ReplaceAll(jobSpec, "FORMAT", string(format))),
+		0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, dir: dir, spec: spec}
+}
+
+func openDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func openCatalog(t *testing.T, dir string) *store.Catalog {
+	t.Helper()
+	cat, err := store.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	return cat
+}
+
+// runLocal runs the job with pipeline.Run into its own data dir.
+func (f *fixture) runLocal() (*pipeline.Manifest, string) {
+	f.t.Helper()
+	dataDir := filepath.Join(f.dir, "local")
+	spec, err := pipeline.Load(f.spec)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	m, err := pipeline.Run(context.Background(), spec, openCatalog(f.t, dataDir), pipeline.Options{
+		Workers: 3, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})
+	if err != nil {
+		f.t.Fatalf("local run: %v", err)
+	}
+	return m, dataDir
+}
+
+// runBeam runs the job on prism into its own data dir.
+func (f *fixture) runBeam(opts beamjob.Options) (*pipeline.Manifest, string) {
+	f.t.Helper()
+	dataDir := filepath.Join(f.dir, "beam")
+	opts.Logger = slog.New(slog.DiscardHandler)
+	opts.Now = func() time.Time { return now }
+	m, err := beamjob.Run(context.Background(), f.spec, openCatalog(f.t, dataDir), opts)
+	if err != nil {
+		f.t.Fatalf("beam run: %v", err)
+	}
+	return m, dataDir
+}
+
+// TestBeamMatchesLocal runs one job with both engines and compares what
+// they published, order-insensitively with DuckDB: every row and every
+// quarantine entry, and the manifest's counts.
+func TestBeamMatchesLocal(t *testing.T) {
+	tests := []struct {
+		format synth.Format
+		opts   beamjob.Options
+	}{
+		{synth.CSV, beamjob.Options{ShardBytes: 256 << 10, Workers: 2}},
+		{synth.Parquet, beamjob.Options{ShardRows: 1}},
+		{synth.NDJSON, beamjob.Options{ShardBytes: 512 << 10}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.format), func(t *testing.T) {
+			f := newFixture(t, 4000, tt.format)
+			local, localDir := f.runLocal()
+			got, beamDir := f.runBeam(tt.opts)
+
+			if local.Rows.Read != 4000 && tt.format != synth.CSV {
+				t.Fatalf("local run read %d rows, want 4000", local.Rows.Read)
+			}
+			if local.Rows.Erased == 0 || local.Rows.FilteredByConsent == 0 ||
+				local.Rows.Quarantined == 0 {
+				t.Fatalf("local rows %+v: the fixture must erase, filter and quarantine", local.Rows)
+			}
+			if tt.format == synth.CSV && local.Rows.Rejected == 0 {
+				t.Fatalf("local rows %+v: the dirty CSV must have reader rejects", local.Rows)
+			}
+			lr, gr := local.Rows, got.Rows
+			lr.RejectedShare, gr.RejectedShare = 0, 0
+			if gr != lr {
+				t.Errorf("beam rows %+v, local %+v", gr, lr)
+			}
+			if len(got.Files) < 2 && tt.format == synth.CSV {
+				t.Errorf("beam wrote %d data files, want one per shard (several)", len(got.Files))
+			}
+			if fmt.Sprint(got.QuarantineReasons) != fmt.Sprint(local.QuarantineReasons) {
+				t.Errorf("quarantine reasons:\nbeam  %v\nlocal %v", got.QuarantineReasons,
+					local.QuarantineReasons)
+			}
+			if got.KeyID != local.KeyID || got.PolicyHash != local.PolicyHash ||
+				got.Input.SHA256 != local.Input.SHA256 {
+				t.Errorf("beam manifest key, policy or input differ from local")
+			}
+
+			db := openDB(t)
+			for _, part := range []string{"data", "quarantine"} {
+				a := filepath.Join(localDir, pipeline.VersionDir("bookings", 1), part, "*.parquet")
+				b := filepath.Join(beamDir, pipeline.VersionDir("bookings", 1), part, "*.parquet")
+				for _, q := range []string{
+					fmt.Sprintf("SELECT count(*) FROM (FROM read_parquet('%s') EXCEPT ALL FROM read_parquet('%s'))", a, b),
+					fmt.Sprintf("SELECT count(*) FROM (FROM read_parquet('%s') EXCEPT ALL FROM read_parquet('%s'))", b, a),
+				} {
+					var n int64
+					if err := db.QueryRow(q).Scan(&n); err != nil {
+						t.Fatal(err)
+					}
+					if n != 0 {
+						t.Errorf("%s: %d rows of one engine are missing from the other", part, n)
+					}
+				}
+			}
+		})
+	}
+}
