@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"haze/anonymize"
@@ -22,6 +23,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	beamlog.LogLevel = "warn"
 	beam.Init()
 	os.Exit(m.Run())
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"haze/anonymize"
@@ -23,6 +24,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	beamlog.LogLevel = "warn"
 	beam.Init()
 	os.Exit(m.Run())
 }

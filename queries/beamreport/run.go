@@ -2,6 +2,7 @@ package beamreport
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +49,9 @@ type Options struct {
 	Runner string
 	// Logger receives operational logs. Defaults to slog.Default().
 	Logger *slog.Logger
+	// Audit, when set, runs inside the transaction that charges the report
+	// (or returns it again at no cost), as queries.Request.Audit does.
+	Audit func(tx *sql.Tx, a *queries.Answer) error
 }
 
 // Run computes the report on Beam and releases it as the query engine
@@ -72,7 +76,9 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, eng *queries.Engin
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", spec.Dataset, err)
 	}
-	p, err := eng.Prepare(ctx, spec.Request(opts.Principal, v.PrivacyUnit))
+	req := spec.Request(opts.Principal, v.PrivacyUnit)
+	req.Audit = opts.Audit
+	p, err := eng.Prepare(ctx, req)
 	if err != nil {
 		return nil, err
 	}
