@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -122,7 +121,7 @@ func splitText(path string, shardBytes int64, d *CSVDialect) ([]Shard, error) {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
+	r := f
 
 	var quote, escape, delim byte = 0, 0, 0
 	if d != nil {
@@ -164,51 +163,54 @@ func splitText(path string, shardBytes int64, d *CSVDialect) ([]Shard, error) {
 			start, startLine = end, record+1
 		}
 	}
+	buf := make([]byte, 1<<20)
 	for {
-		c, err := r.ReadByte()
+		n, err := r.Read(buf)
+		for _, c := range buf[:n] {
+			pos++
+			if d == nil {
+				if c == '\n' {
+					record++
+					recordEnd(pos)
+				}
+				continue
+			}
+			switch state {
+			case quoted:
+				switch {
+				case c == quote:
+					state = quotedEnd
+				case c == escape && escape != 0 && escape != quote:
+					state = escaped
+				}
+				continue
+			case escaped:
+				state = quoted
+				continue
+			case quotedEnd:
+				if c == quote && escape == quote {
+					state = quoted
+					continue
+				}
+			}
+			switch {
+			case c == '\n':
+				state = fieldStart
+				recordEnd(pos)
+				record++
+			case c == delim:
+				state = fieldStart
+			case c == quote && state == fieldStart:
+				state = quoted
+			case c != '\r':
+				state = unquoted
+			}
+		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading export: %w", err)
-		}
-		pos++
-		if d == nil {
-			if c == '\n' {
-				record++
-				recordEnd(pos)
-			}
-			continue
-		}
-		switch state {
-		case quoted:
-			switch {
-			case c == quote:
-				state = quotedEnd
-			case c == escape && escape != quote:
-				state = escaped
-			}
-			continue
-		case escaped:
-			state = quoted
-			continue
-		case quotedEnd:
-			if c == quote && escape == quote {
-				state = quoted
-				continue
-			}
-		}
-		switch {
-		case c == '\n':
-			state = fieldStart
-			recordEnd(pos)
-			record++
-		case c == delim:
-			state = fieldStart
-		case c == quote && state == fieldStart:
-			state = quoted
-		case c != '\r':
-			state = unquoted
 		}
 	}
 	if headerEnd < 0 {

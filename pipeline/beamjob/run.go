@@ -114,10 +114,13 @@ func Run(ctx context.Context, specPath string, cat *store.Catalog, opts Options)
 
 	p, s := beam.NewPipelineWithRoot()
 	col := beam.Reshuffle(s, beam.CreateList(s, shards))
-	beam.ParDo0(s, &processShardFn{SpecPath: specAbs, KeyringPath: keyringAbs,
+	done := beam.ParDo(s, &processShardFn{SpecPath: specAbs, KeyringPath: keyringAbs,
 		Export: plan.Export, StartedUnixNano: run.Started.UnixNano(), Dialect: dialect,
 		RunDir: runDir, PolicyHash: spec.PolicyHash(), KeyID: plan.KeyID(),
 		MemoryLimit: opts.MemoryLimit, Slots: opts.Workers}, col)
+	// The shards' stage must have an output that leaves it: prism
+	// busy-waits on bundles of a stage without one, taking a core.
+	beam.ParDo0(s, countShard, beam.Reshuffle(s, done))
 	opts.Logger.Info("beam job starting", "job", spec.Name, "runner", opts.Runner,
 		"shards", len(shards))
 	if _, err := beam.Run(ctx, opts.Runner, p); err != nil {

@@ -23,6 +23,7 @@ import (
 func init() {
 	beam.RegisterType(reflect.TypeOf((*processShardFn)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*pipeline.Shard)(nil)).Elem())
+	beam.RegisterFunction(countShard)
 }
 
 // batchRows is the number of published rows a shard buffers before
@@ -123,20 +124,26 @@ var (
 	rowsPublished = beam.NewCounter("haze", "rows_published")
 )
 
-// ProcessElement works on one shard and records its account.
-func (f *processShardFn) ProcessElement(ctx context.Context, sh pipeline.Shard) error {
+// ProcessElement works on one shard, records its account and returns the
+// shard's index (see Run for why it returns anything).
+func (f *processShardFn) ProcessElement(ctx context.Context, sh pipeline.Shard) (int, error) {
 	if slots != nil {
 		slots <- struct{}{}
 		defer func() { <-slots }()
 	}
 	acc, err := f.process(ctx, sh)
 	if err != nil {
-		return fmt.Errorf("shard %d: %w", sh.Index, err)
+		return 0, fmt.Errorf("shard %d: %w", sh.Index, err)
 	}
 	rowsRead.Inc(ctx, acc.Read+acc.ReaderRejects)
 	rowsPublished.Inc(ctx, acc.Published)
-	return writeAccount(f.RunDir, acc)
+	return sh.Index, writeAccount(f.RunDir, acc)
 }
+
+var shardsDone = beam.NewCounter("haze", "shards_done")
+
+// countShard counts finished shards.
+func countShard(ctx context.Context, _ int) { shardsDone.Inc(ctx, 1) }
 
 func (f *processShardFn) process(ctx context.Context, sh pipeline.Shard) (*shardAccount, error) {
 	mem := memory.DefaultAllocator
