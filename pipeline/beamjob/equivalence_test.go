@@ -3,6 +3,7 @@ package beamjob_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,9 +17,11 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"haze/anonymize"
+	"haze/dp/dptest"
 	"haze/pipeline"
 	"haze/pipeline/beamjob"
 	"haze/pipeline/synth"
+	"haze/queries"
 	"haze/store"
 )
 
@@ -228,6 +231,64 @@ func TestBeamMatchesLocal(t *testing.T) {
 					}
 				}
 			}
+
+			// The query engine serves the Beam version like any other.
+			if l, b := people(t, localDir), people(t, beamDir); l != b || l == 0 {
+				t.Errorf("people through the query engine: beam %v, local %v", b, l)
+			}
 		})
+	}
+}
+
+// people asks the query engine, without noise, how many people the
+// dataset in dataDir holds.
+func people(t *testing.T, dataDir string) float64 {
+	t.Helper()
+	ctx := context.Background()
+	cat := openCatalog(t, dataDir)
+	if err := cat.SetGrant(ctx, "maya", "bookings", store.Amount{Epsilon: 1}); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := queries.NewEngine(cat, queries.Config{Noise: dptest.NoNoise()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	a, err := eng.Query(ctx, queries.Request{Principal: "maya",
+		SQL:     "SELECT COUNT(DISTINCT passenger_id) AS people FROM bookings",
+		Options: queries.Options{Epsilon: 0.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Rows[0][0].(queries.Estimate).Value
+}
+
+// TestBeamTooManyRejectsPublishesNothing checks that the Beam path keeps
+// the pipeline's reject rule: over the limit, nothing is published and
+// the manifest says why.
+func TestBeamTooManyRejectsPublishesNothing(t *testing.T) {
+	f := newFixture(t, 2000, synth.CSV)
+	text, err := os.ReadFile(f.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict := strings.Replace(string(text), "max_rejected_share: 0.05", "max_rejected_share: 0", 1)
+	if err := os.WriteFile(f.spec, []byte(strict), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(f.dir, "beam")
+	cat := openCatalog(t, dataDir)
+	m, err := beamjob.Run(context.Background(), f.spec, cat, beamjob.Options{ShardBytes: 64 << 10,
+		Logger: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, pipeline.ErrTooManyRejected) || m == nil || m.Status != pipeline.StatusFailed {
+		t.Fatalf("Run = %v, %v; want a failed manifest and ErrTooManyRejected", m, err)
+	}
+	if _, err := cat.Current(context.Background(), "bookings"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a version was published: %v", err)
+	}
+	failed, _ := filepath.Glob(filepath.Join(pipeline.DatasetDir(dataDir, "bookings"), "failed", "*",
+		"manifest.json"))
+	if len(failed) != 1 {
+		t.Errorf("failed runs kept: %v, want one manifest", failed)
 	}
 }
