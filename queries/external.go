@@ -3,6 +3,7 @@ package queries
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -48,7 +49,7 @@ type Prepared struct {
 // would: WHERE filters, count(column), variances and standard deviations.
 func (e *Engine) Prepare(ctx context.Context, req Request) (*Prepared, error) {
 	if req.Principal == "" {
-		return nil, fmt.Errorf("principal is required")
+		return nil, errors.New("principal is required")
 	}
 	c, err := e.check(ctx, req)
 	if err != nil {

@@ -77,15 +77,29 @@ type processShardFn struct {
 	// 0 means no limit.
 	Slots int
 
-	plan *pipeline.ExternalPlan
+	plan  *pipeline.ExternalPlan
+	slots chan struct{}
 }
 
-// slots limits the shards a process works on at once, over every
-// processShardFn instance in it.
+// slots limit the shards a process works on at once, over every
+// processShardFn instance in it with the same Slots.
 var (
-	slotsOnce sync.Once
-	slots     chan struct{}
+	slotsMu sync.Mutex
+	slots   = map[int]chan struct{}{}
 )
+
+// slotsFor returns the process's semaphore of n slots, nil for no limit.
+func slotsFor(n int) chan struct{} {
+	if n <= 0 {
+		return nil
+	}
+	slotsMu.Lock()
+	defer slotsMu.Unlock()
+	if slots[n] == nil {
+		slots[n] = make(chan struct{}, n)
+	}
+	return slots[n]
+}
 
 // Setup compiles the job from the worker's files and checks that it is
 // the launcher's.
@@ -111,11 +125,7 @@ func (f *processShardFn) Setup(ctx context.Context) error {
 		return fmt.Errorf("key on the worker is %s, the launcher's is %s", plan.KeyID(), f.KeyID)
 	}
 	f.plan = plan
-	slotsOnce.Do(func() {
-		if f.Slots > 0 {
-			slots = make(chan struct{}, f.Slots)
-		}
-	})
+	f.slots = slotsFor(f.Slots)
 	return nil
 }
 
@@ -127,9 +137,9 @@ var (
 // ProcessElement works on one shard, records its account and returns the
 // shard's index (see Run for why it returns anything).
 func (f *processShardFn) ProcessElement(ctx context.Context, sh pipeline.Shard) (int, error) {
-	if slots != nil {
-		slots <- struct{}{}
-		defer func() { <-slots }()
+	if f.slots != nil {
+		f.slots <- struct{}{}
+		defer func() { <-f.slots }()
 	}
 	acc, err := f.process(ctx, sh)
 	if err != nil {
