@@ -282,7 +282,8 @@ func NewQuarantineSink(dir string, shard int, mem memory.Allocator) (*Sink, erro
 	return newSink(dir, fmt.Sprintf("quarantine/part-%05d.parquet", shard), quarantineSchema, nil, mem)
 }
 
-func newSink(dir, name string, schema *arrow.Schema, plain []string, mem memory.Allocator) (*Sink, error) {
+func newSink(dir, name string, schema *arrow.Schema, plain []string,
+	mem memory.Allocator) (*Sink, error) {
 	if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("removing an earlier attempt: %w", err)
 	}
@@ -353,7 +354,8 @@ type ExternalResult struct {
 // BeginExternal starts a run of spec as Run does (key, source, dataset
 // lock, leftovers, erasure list) and creates its temporary folder. The
 // caller must Close it.
-func BeginExternal(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*ExternalRun, error) {
+func BeginExternal(ctx context.Context, spec *Spec, cat *store.Catalog,
+	opts Options) (*ExternalRun, error) {
 	opts.defaults()
 	start := opts.Now()
 	r := &ExternalRun{Started: start, spec: spec, cat: cat, opts: opts}

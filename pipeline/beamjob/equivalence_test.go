@@ -218,10 +218,9 @@ func TestBeamMatchesLocal(t *testing.T) {
 			for _, part := range []string{"data", "quarantine"} {
 				a := filepath.Join(localDir, pipeline.VersionDir("bookings", 1), part, "*.parquet")
 				b := filepath.Join(beamDir, pipeline.VersionDir("bookings", 1), part, "*.parquet")
-				for _, q := range []string{
-					fmt.Sprintf("SELECT count(*) FROM (FROM read_parquet('%s') EXCEPT ALL FROM read_parquet('%s'))", a, b),
-					fmt.Sprintf("SELECT count(*) FROM (FROM read_parquet('%s') EXCEPT ALL FROM read_parquet('%s'))", b, a),
-				} {
+				const missing = "SELECT count(*) FROM " +
+					"(FROM read_parquet('%s') EXCEPT ALL FROM read_parquet('%s'))"
+				for _, q := range []string{fmt.Sprintf(missing, a, b), fmt.Sprintf(missing, b, a)} {
 					var n int64
 					if err := db.QueryRow(q).Scan(&n); err != nil {
 						t.Fatal(err)

@@ -70,7 +70,8 @@ func (o *Options) defaults() {
 // version of its dataset in cat, as pipeline.Run does: same manifest,
 // same errors (ErrTooManyRejected with a manifest; anything else without),
 // nothing published unless every shard finished.
-func Run(ctx context.Context, specPath string, cat *store.Catalog, opts Options) (*pipeline.Manifest, error) {
+func Run(ctx context.Context, specPath string, cat *store.Catalog,
+	opts Options) (*pipeline.Manifest, error) {
 	opts.defaults()
 	spec, err := pipeline.Load(specPath)
 	if err != nil {
