@@ -113,7 +113,7 @@ func (p *ExternalPlan) KeyID() string { return p.key.ID() }
 func (p *ExternalPlan) ReadShard(ctx context.Context, sh Shard, d *CSVDialect, scratch string,
 	memoryLimit string, each func(arrow.RecordBatch) error) ([]QuarantineRow, error) {
 	db, err := duckstream.Open(map[string]string{"threads": "1", "memory_limit": memoryLimit,
-		"temp_directory": filepath.Join(scratch, "spill")})
+		"temp_directory": filepath.Join(scratch, fmt.Sprintf("spill-%05d", sh.Index))})
 	if err != nil {
 		return nil, err
 	}
