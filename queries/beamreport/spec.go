@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -177,7 +178,7 @@ func (s *Spec) SQL(unit string) string {
 			for _, r := range a.Ranks {
 				p := strconv.FormatFloat(r, 'f', -1, 64)
 				items = append(items, "quantile_cont("+a.Column+", "+p+") AS "+
-					name(a.Column)+"_p"+strings.ReplaceAll(strconv.FormatFloat(100*r, 'f', -1, 64), ".", "_"))
+					name(a.Column)+"_p"+strings.ReplaceAll(strconv.FormatFloat(math.Round(r*1e6)/1e4, 'f', -1, 64), ".", "_"))
 			}
 		}
 	}
