@@ -46,6 +46,8 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then \
 		echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(TAGS) ./...
+	@if $(GO) list $(TAGS) -deps ./cmd/haze | grep -q 'apache/beam\|privacy-on-beam'; then \
+		echo "cmd/haze must not import Beam (that is haze-beam's)"; exit 1; fi
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
