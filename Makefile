@@ -2,13 +2,20 @@
 GO        ?= go
 TAGS      := -tags duckdb_arrow
 BIN       := bin/haze
+BEAM_BIN  := bin/haze-beam
+BEAM_ROWS ?= 2000000
 DEMO_DIR  ?= build/demo
 NOTEBOOKS_DIR ?= build/notebooks
 
-.PHONY: build test demo notebooks serve bench lint fmt clean
+.PHONY: build build-beam test demo notebooks serve bench bench-beam lint fmt clean
 
 build:
 	$(GO) build $(TAGS) -o $(BIN) ./cmd/haze
+
+# haze-beam: job specs and DP reports on Apache Beam, a separate binary so
+# that haze does not carry Beam.
+build-beam:
+	$(GO) build $(TAGS) -o $(BEAM_BIN) ./cmd/haze-beam
 
 test:
 	@./scripts/postgres-note.sh
@@ -30,10 +37,18 @@ serve: build
 bench: build
 	$(GO) run $(TAGS) ./internal/bench -haze $(BIN) $(BENCHFLAGS)
 
+# The Beam job on prism with one and two workers next to the local
+# pipeline; BEAM_ROWS=200000 makes a quick run.
+bench-beam: build build-beam
+	$(GO) run $(TAGS) ./internal/bench -suite beam -haze $(BIN) -haze-beam $(BEAM_BIN) \
+		-rows $(BEAM_ROWS) $(BENCHFLAGS)
+
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then \
 		echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(TAGS) ./...
+	@if $(GO) list $(TAGS) -deps ./cmd/haze | grep -q 'apache/beam\|privacy-on-beam'; then \
+		echo "cmd/haze must not import Beam (that is haze-beam's)"; exit 1; fi
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -271,15 +272,18 @@ func (g generalizer) Value(v any) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("generalize: value is %T, want time.Time", v)
 	}
+	// A date is its day in UTC, as a Date32 is; the same civil date as
+	// Apply's then goes through the same code.
+	c := civilFromDays(daysOf(t))
 	switch g.to {
 	case "year":
-		return int32(t.Year()), nil
+		return int32(c.year), nil
 	case "month":
-		return string(appendMonth(nil, civil{t.Year(), int(t.Month()), t.Day()})), nil
+		return string(appendMonth(nil, c)), nil
 	case "age_band":
-		out, reason := g.ageBand(nil, civil{t.Year(), int(t.Month()), t.Day()})
+		out, reason := g.ageBand(nil, c)
 		if reason != "" {
-			return nil, fmt.Errorf("generalize: %s", reason)
+			return nil, reject("generalize", reason)
 		}
 		return string(out), nil
 	default:
@@ -350,4 +354,29 @@ func isIdentity(rows []int) bool {
 	return true
 }
 
-func (k keeper) Value(v any) (any, error) { return v, nil }
+// Value implements Transform: the value itself, once its Go type is
+// checked against the declared type, as Apply checks the array's type.
+func (k keeper) Value(v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var ok bool
+	switch k.out.ID() {
+	case arrow.STRING:
+		_, ok = v.(string)
+	case arrow.INT64:
+		_, ok = v.(int64)
+	case arrow.FLOAT64:
+		_, ok = v.(float64)
+	case arrow.BOOL:
+		_, ok = v.(bool)
+	case arrow.DECIMAL128:
+		_, ok = v.(decimal128.Num)
+	case arrow.DATE32, arrow.TIMESTAMP:
+		_, ok = v.(time.Time)
+	}
+	if !ok {
+		return nil, fmt.Errorf("keep: value is %T, want a value of %s", v, k.out)
+	}
+	return v, nil
+}

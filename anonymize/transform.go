@@ -32,8 +32,12 @@ type Transform interface {
 	// reported to fail. The error is for arrays of an unexpected type.
 	Apply(mem memory.Allocator, in arrow.Array, rows []int, fail FailFunc) (arrow.Array, error)
 	// Value transforms one value, for engines that do not work on Arrow
-	// batches. The input is of the Go type the Source type scans into
-	// (string, time.Time, float64, int64, bool); nil stays nil.
+	// batches, with the same code as Apply: Apply's output element for an
+	// input element x is AppendValue of Value(ValueAt(x)). The input is of
+	// the Go type ValueAt gives for the Source type (string, time.Time,
+	// float64, int64, bool, decimal128.Num); nil stays nil. A value the
+	// policy cannot transform gives a *RejectError with the reason Apply
+	// reports; any other error is for a value of an unexpected type.
 	Value(v any) (any, error)
 }
 
@@ -172,7 +176,7 @@ func stringValue(name string, v any, f stringFunc) (any, error) {
 	}
 	out, reason := f(nil, s)
 	if reason != "" {
-		return nil, fmt.Errorf("%s: %s", name, reason)
+		return nil, reject(name, reason)
 	}
 	return string(out), nil
 }

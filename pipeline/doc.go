@@ -25,4 +25,9 @@
 //
 // Memory stays bounded whatever the export's size: DuckDB streams its
 // result under a memory limit, and the batch queues are short.
+//
+// Other engines run the same jobs through ExternalRun (see
+// pipeline/beamjob for Apache Beam): Split cuts the export into shards,
+// ExternalPlan reads each with the same source query and writes with the
+// same Parquet writer, and ExternalRun.Finish publishes as Run does.
 package pipeline

@@ -94,6 +94,12 @@ type plannedColumn struct {
 // data column per published column, cast to what its transform expects.
 func sourceQuery(s *Spec, format, path string, export []string, cols []plannedColumn,
 	withErasure bool) string {
+	return sourceQueryFrom(s, reader(format, path, export), cols, withErasure)
+}
+
+// sourceQueryFrom is sourceQuery over any table expression, such as the
+// reader of one shard of the export.
+func sourceQueryFrom(s *Spec, from string, cols []plannedColumn, withErasure bool) string {
 	text := func(name string) string {
 		return "NULLIF(CAST(" + quoteIdent(name) + " AS VARCHAR), '')"
 	}
@@ -129,7 +135,7 @@ func sourceQuery(s *Spec, format, path string, export []string, cols []plannedCo
 	for i := range sel[:firstData] {
 		sel[i] += " AS __" + strconv.Itoa(i)
 	}
-	return "SELECT " + strings.Join(sel, ",\n  ") + "\nFROM " + reader(format, path, export)
+	return "SELECT " + strings.Join(sel, ",\n  ") + "\nFROM " + from
 }
 
 // describeType names a DuckDB type for a data engineer.

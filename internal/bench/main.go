@@ -20,12 +20,14 @@ import (
 )
 
 type config struct {
-	haze    string // path of the haze binary
-	dir     string // work folder, kept between runs to reuse exports
-	rows    int    // rows of the pipeline comparison export
-	rssRows int    // rows of the memory check export; 0 skips it
-	rounds  int    // alternating rounds per comparison
-	queries int    // DP queries measured
+	haze     string // path of the haze binary
+	hazeBeam string // path of the haze-beam binary
+	suite    string // all, or beam for the Beam comparison only
+	dir      string // work folder, kept between runs to reuse exports
+	rows     int    // rows of the pipeline comparison export
+	rssRows  int    // rows of the memory check export; 0 skips it
+	rounds   int    // alternating rounds per comparison
+	queries  int    // DP queries measured
 
 	fedPartners, fedCells int // size of the federated round
 
@@ -48,6 +50,8 @@ func (c config) runs(part string) bool { return len(c.only) == 0 || c.only[part]
 func main() {
 	var cfg config
 	flag.StringVar(&cfg.haze, "haze", "bin/haze", "haze binary to measure")
+	flag.StringVar(&cfg.hazeBeam, "haze-beam", "bin/haze-beam", "haze-beam binary (suite beam)")
+	flag.StringVar(&cfg.suite, "suite", "all", "all, or beam: the Beam job next to the local pipeline")
 	flag.StringVar(&cfg.dir, "dir", "build/bench", "work folder (exports are reused)")
 	flag.IntVar(&cfg.rows, "rows", 2_000_000, "rows of the export for the pipeline comparison")
 	flag.IntVar(&cfg.rssRows, "rss-rows", 10_000_000, "rows of the export for the memory check (0 skips)")
@@ -102,6 +106,9 @@ func run(ctx context.Context, cfg config) error {
 	}
 
 	fmt.Printf("haze bench on %s\n\n", time.Now().UTC().Format(time.RFC3339))
+	if cfg.suite == "beam" {
+		return benchBeam(ctx, cfg)
+	}
 	steps := []struct {
 		part string
 		run  func(context.Context, config) error

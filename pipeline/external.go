@@ -1,0 +1,570 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"haze/anonymize"
+	"haze/internal/duckstream"
+	"haze/store"
+)
+
+// This file lets another engine (Apache Beam, in pipeline/beamjob) run a
+// job with the same reader, the same transforms, the same Parquet writer
+// and the same atomic publish as Run. The engine reads the export in
+// shards (see Split and ExternalPlan.ReadShard), routes and transforms
+// each row, writes one data and one quarantine file per shard into the
+// run's folder with the sinks below, and hands the totals to
+// ExternalRun.Finish, which publishes as Run does.
+
+// ExternalPlan is a job compiled for an engine that reads the export in
+// shards and transforms values one at a time. It holds the job's key: it
+// is built on each worker from the keyring there, never shipped. It is
+// safe for concurrent use.
+type ExternalPlan struct {
+	// Spec is the job.
+	Spec *Spec
+	// Format and Path are the export's.
+	Format, Path string
+	// Export lists the export's columns in file order.
+	Export []string
+	// Columns are the published columns in output order.
+	Columns []ExternalColumn
+	// Schema is the shape of the published rows.
+	Schema *arrow.Schema
+
+	ring    *anonymize.Keyring
+	key     anonymize.Key
+	dk      DataKey
+	unit    *anonymize.Pseudonymizer
+	planned []plannedColumn
+	tokens  []string
+}
+
+// SealedKey is a run's data key as it travels to workers: wrapped under a
+// master key that each worker's keyring holds, never in clear. Its fields
+// are plain values, so an engine can serialise it.
+type SealedKey struct {
+	Dataset     string
+	Version     int
+	Encryption  string // store.EncryptionPME or store.EncryptionNone
+	MasterKeyID string
+	Wrapped     []byte
+}
+
+// Seal returns the data key of a published version as it travels to
+// workers that read it.
+func Seal(v store.Version) SealedKey {
+	return SealedKey{Dataset: v.Dataset, Version: v.Version, Encryption: v.Encryption,
+		MasterKeyID: v.DataKey.MasterKeyID, Wrapped: v.DataKey.Wrapped}
+}
+
+// Open unwraps the key with ring's master, as VersionKey does.
+func (s SealedKey) Open(ring *anonymize.Keyring) (DataKey, error) {
+	return VersionKey(ring, store.Version{Dataset: s.Dataset, Version: s.Version,
+		Encryption: s.Encryption, DataKey: store.DataKey{MasterKeyID: s.MasterKeyID,
+			Wrapped: s.Wrapped}})
+}
+
+// OpenKey unwraps the run's data key with the plan's keyring, so the
+// plan's sinks encrypt under it. A plain run's key opens to plain.
+func (p *ExternalPlan) OpenKey(s SealedKey) error {
+	dk, err := s.Open(p.ring)
+	if err != nil {
+		return err
+	}
+	p.dk = dk
+	return nil
+}
+
+// ExternalColumn is one published column.
+type ExternalColumn struct {
+	// Name is the export column; Output the dataset column.
+	Name, Output string
+	// Transform is the column's compiled policy.
+	Transform anonymize.Transform
+}
+
+// PlanExternal compiles spec against the export's columns. ring replaces
+// the spec's keyring when not nil. export lists the export's columns; nil
+// reads them from the file. now is the run's start, the reference of age
+// bands: every worker must be given the same.
+func PlanExternal(ctx context.Context, spec *Spec, ring *anonymize.Keyring, export []string,
+	now time.Time) (*ExternalPlan, error) {
+	ring, key, err := loadKey(spec, ring)
+	if err != nil {
+		return nil, err
+	}
+	format, err := spec.Format()
+	if err != nil {
+		return nil, err
+	}
+	p := &ExternalPlan{Spec: spec, Format: format, Path: spec.SourcePath(), Export: export,
+		ring: ring, key: key, unit: anonymize.NewPseudonymizer(key)}
+	if p.Export == nil {
+		db, err := duckstream.Open(map[string]string{"threads": "1"})
+		if err != nil {
+			return nil, err
+		}
+		defer db.Close()
+		if p.Export, err = exportColumns(ctx, db, format, p.Path); err != nil {
+			return nil, err
+		}
+	}
+	if p.planned, _, err = plan(spec, p.Export, key, now); err != nil {
+		return nil, err
+	}
+	fields := make([]arrow.Field, len(p.planned))
+	for i, c := range p.planned {
+		fields[i] = arrow.Field{Name: c.spec.OutputName(), Type: c.transform.Output(), Nullable: true}
+		if c.spec.Policy.Action == anonymize.ActionPseudonymize {
+			p.tokens = append(p.tokens, fields[i].Name)
+		}
+		p.Columns = append(p.Columns, ExternalColumn{Name: c.spec.Name, Output: fields[i].Name,
+			Transform: c.transform})
+	}
+	p.Schema = arrow.NewSchema(fields, nil)
+	return p, nil
+}
+
+// KeyID is the public ID of the job's key.
+func (p *ExternalPlan) KeyID() string { return p.key.ID() }
+
+// ReadShard reads one shard of the export with the pipeline's source
+// query and calls each with every batch (released after each returns).
+// The batches hold the control columns that Route reads, then one column
+// per published column (see Data). scratch is a folder for the shard's
+// copy of its bytes (CSV, NDJSON); d is the whole file's CSV dialect. It
+// returns the rows the reader rejected, with the line numbers a read of
+// the whole file gives.
+func (p *ExternalPlan) ReadShard(ctx context.Context, sh Shard, d *CSVDialect, scratch string,
+	memoryLimit string, each func(arrow.RecordBatch) error) ([]QuarantineRow, error) {
+	db, err := duckstream.Open(map[string]string{"threads": "1", "memory_limit": memoryLimit,
+		"temp_directory": filepath.Join(scratch, fmt.Sprintf("spill-%05d", sh.Index))})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := db.Exec(ctx, "SET TimeZone = 'UTC'"); err != nil {
+		return nil, fmt.Errorf("setting up duckdb: %w", err)
+	}
+	withErasure := p.Spec.Erasure != nil
+	if withErasure {
+		e := p.Spec.Erasure
+		if _, err := loadErasure(ctx, db, e, p.Spec.resolve(e.Path), p.Spec.PrivacyUnit); err != nil {
+			return nil, err
+		}
+	}
+
+	var from string
+	switch p.Format {
+	case FormatParquet:
+		from = fmt.Sprintf("(SELECT * EXCLUDE (file_row_number) FROM read_parquet(%s, "+
+			"file_row_number=true) WHERE file_row_number >= %d AND file_row_number < %d)",
+			quoteString(p.Path), sh.Start, sh.End)
+	default:
+		chunk, err := copyShard(p.Path, sh, scratch)
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(chunk)
+		from = reader(p.Format, chunk, p.Export)
+		if p.Format == FormatCSV {
+			if d == nil {
+				return nil, errors.New("reading a CSV shard needs the file's dialect")
+			}
+			from = "read_csv(" + quoteString(chunk) + ", header=true, all_varchar=true, delim=" +
+				quoteString(d.Delimiter) + ", quote=" + quoteString(d.Quote) + ", escape=" +
+				quoteString(d.Escape) + ", new_line=" + quoteString(d.NewLine) +
+				", store_rejects=true, rejects_table=" + quoteString(rejectsTable) +
+				", rejects_scan=" + quoteString(rejectsScan) + ")"
+		}
+	}
+
+	r, err := db.Query(ctx, sourceQueryFrom(p.Spec, from, p.planned, withErasure))
+	if err != nil {
+		return nil, fmt.Errorf("reading export: %s", firstLine(err))
+	}
+	defer r.Release()
+	for r.Next() {
+		if err := each(r.RecordBatch()); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("reading export: %s", firstLine(err))
+	}
+
+	rejects, err := readerRejectsIfAny(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]QuarantineRow, len(rejects))
+	for i, rj := range rejects {
+		// The shard's line 1 is the header, line 2 its first record.
+		out[i] = QuarantineRow{Line: rj.line - 2 + sh.FirstLine, Stage: "read", Reason: rj.reason}
+	}
+	return out, nil
+}
+
+// copyShard writes the shard's bytes, after the CSV header, to a file in
+// scratch and returns its path.
+func copyShard(path string, sh Shard, scratch string) (string, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("source: %w", err)
+	}
+	defer src.Close()
+	if err := os.MkdirAll(scratch, 0o700); err != nil {
+		return "", fmt.Errorf("creating scratch folder: %w", err)
+	}
+	dst, err := os.CreateTemp(scratch, fmt.Sprintf("shard-%05d-*%s", sh.Index, filepath.Ext(path)))
+	if err != nil {
+		return "", fmt.Errorf("creating shard copy: %w", err)
+	}
+	_, err = io.Copy(dst, io.NewSectionReader(src, 0, sh.HeaderEnd))
+	if err == nil {
+		_, err = io.Copy(dst, io.NewSectionReader(src, sh.Start, sh.End-sh.Start))
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst.Name())
+		return "", fmt.Errorf("copying shard: %w", err)
+	}
+	return dst.Name(), nil
+}
+
+// Route is what happens to a source row, in the order Run decides it.
+type Route int
+
+// Routes of a source row.
+const (
+	RoutePublish   Route = iota // transform and publish (or quarantine on failure)
+	RouteErased                 // the subject is on the erasure list
+	RouteNoConsent              // the consent rule leaves it out
+	RouteBad                    // a cast failed: quarantine with the reason
+)
+
+// Route decides row i of a batch from ReadShard as Run does: erased
+// first, then no consent, then a failed cast (whose reason it returns,
+// copied: it outlives the batch).
+func (p *ExternalPlan) Route(rec arrow.RecordBatch, i int) (Route, string) {
+	switch {
+	case rec.Column(colErased).(*array.Boolean).Value(i):
+		return RouteErased, ""
+	case !rec.Column(colConsent).(*array.Boolean).Value(i):
+		return RouteNoConsent, ""
+	}
+	if bad := rec.Column(colBad).(*array.String); bad.IsValid(i) {
+		return RouteBad, strings.Clone(bad.Value(i))
+	}
+	return RoutePublish, ""
+}
+
+// Data is the input of published column j in a batch from ReadShard.
+func (p *ExternalPlan) Data(rec arrow.RecordBatch, j int) arrow.Array {
+	return rec.Column(firstData + j)
+}
+
+// Quarantined describes row i of a batch set aside by a policy, as Run
+// does: the column from the reason, the privacy unit as its token.
+func (p *ExternalPlan) Quarantined(rec arrow.RecordBatch, i int, reason string) QuarantineRow {
+	q := QuarantineRow{Line: -1, Stage: "policy", Reason: reason}
+	if col, _, ok := cutColumn(reason); ok {
+		q.Column = col
+	}
+	if unit := rec.Column(colUnit).(*array.String); unit.IsValid(i) && unit.Value(i) != "" {
+		q.UnitToken = p.unit.Token(unit.Value(i))
+	}
+	return q
+}
+
+// QuarantineRow is one row of a quarantine file: why a row was set aside,
+// never its values.
+type QuarantineRow struct {
+	// Line is the reader's line number, -1 when unknown.
+	Line int64
+	// Stage is read (the reader rejected it) or policy.
+	Stage, Column, Reason string
+	// UnitToken is the privacy unit's token, "" when there is none.
+	UnitToken string
+}
+
+// Sink is one Parquet file of a run, written by the pipeline's own
+// writer, so that every engine's files are the same. It is not safe for
+// concurrent use.
+type Sink struct{ s *parquetSink }
+
+// NewDataSink creates data/part-NNNNN.parquet for shard in the run folder
+// dir, replacing what an earlier attempt at the shard left. It encrypts
+// under the key OpenKey opened.
+func (p *ExternalPlan) NewDataSink(dir string, shard int, mem memory.Allocator) (*Sink, error) {
+	return newSink(dir, fmt.Sprintf("data/part-%05d.parquet", shard), p.Schema, p.tokens, p.dk,
+		mem)
+}
+
+// NewQuarantineSink creates quarantine/part-NNNNN.parquet for shard in
+// the run folder dir, replacing what an earlier attempt left. It encrypts
+// under the key OpenKey opened.
+func (p *ExternalPlan) NewQuarantineSink(dir string, shard int, mem memory.Allocator) (*Sink,
+	error) {
+	return newSink(dir, fmt.Sprintf("quarantine/part-%05d.parquet", shard), quarantineSchema, nil,
+		p.dk, mem)
+}
+
+func newSink(dir, name string, schema *arrow.Schema, plain []string, dk DataKey,
+	mem memory.Allocator) (*Sink, error) {
+	if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("removing an earlier attempt: %w", err)
+	}
+	s, err := newParquetSink(dir, name, schema, plain, dk, mem)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{s: s}, nil
+}
+
+// Write appends a batch; the caller keeps and releases it.
+func (s *Sink) Write(rec arrow.RecordBatch) error { return s.s.write(rec) }
+
+// WriteQuarantine appends quarantine rows.
+func (s *Sink) WriteQuarantine(mem memory.Allocator, rows []QuarantineRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	qb := newQuarantineBuilder(mem)
+	defer qb.release()
+	for _, q := range rows {
+		qb.add(q.Line, q.Stage, q.Column, q.Reason, q.UnitToken)
+	}
+	rec := qb.flush()
+	defer rec.Release()
+	return s.s.write(rec)
+}
+
+// Close finishes the file, syncs it and describes it.
+func (s *Sink) Close() (FileInfo, error) { return s.s.close() }
+
+// Abort closes the file without caring for its contents.
+func (s *Sink) Abort() { s.s.abort() }
+
+// ExternalRun is a run whose rows another engine writes: it holds the
+// dataset's lock and the run folder from BeginExternal until Close, and
+// publishes with Finish exactly as Run does.
+type ExternalRun struct {
+	// Plan is the job, compiled.
+	Plan *ExternalPlan
+	// Dir is the run's temporary folder; the engine writes its files there.
+	Dir string
+	// Started is the run's start, to give every worker.
+	Started time.Time
+	// Sealed is the run's data key, wrapped, to give every worker (see
+	// ExternalPlan.OpenKey).
+	Sealed SealedKey
+
+	spec      *Spec
+	cat       *store.Catalog
+	opts      Options
+	m         *Manifest
+	dsDir     string
+	next      int
+	lock      *datasetLock
+	hashDone  <-chan hashResult
+	published bool
+}
+
+// ExternalResult is what the engine wrote, added up over its shards.
+type ExternalResult struct {
+	Files, Quarantine []FileInfo
+	// Read counts the rows the source query gave (not reader rejects).
+	Read, Published, Erased, NoConsent, Quarantined int64
+	// ReaderRejects counts the rows the reader could not read.
+	ReaderRejects int64
+	// Reasons counts quarantined rows by reason.
+	Reasons map[string]int64
+}
+
+// BeginExternal starts a run of spec as Run does (key, source, dataset
+// lock, leftovers, erasure list) and creates its temporary folder. The
+// caller must Close it.
+func BeginExternal(ctx context.Context, spec *Spec, cat *store.Catalog,
+	opts Options) (*ExternalRun, error) {
+	opts.defaults()
+	start := opts.Now()
+	r := &ExternalRun{Started: start, spec: spec, cat: cat, opts: opts}
+	r.m = &Manifest{Job: spec.Name, RunID: newRunID(), Dataset: spec.Output.Dataset,
+		StartedAt: start.UTC(), PolicyHash: spec.PolicyHash(), KeyName: spec.Key,
+		Reference: start.UTC().Format(time.DateOnly)}
+
+	p, err := PlanExternal(ctx, spec, opts.Keyring, nil, start)
+	if err != nil {
+		return nil, err
+	}
+	r.Plan = p
+	r.m.KeyID = p.key.ID()
+	info, err := os.Stat(p.Path)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("source %s is a folder, not an export file", p.Path)
+	}
+	r.m.Input = Input{Path: p.Path, Format: p.Format, Bytes: info.Size()}
+	_, dropped, _ := plan(spec, p.Export, p.key, start)
+	r.m.DroppedColumns = dropped
+
+	r.dsDir = DatasetDir(cat.Dir(), spec.Output.Dataset)
+	if r.lock, err = lockDataset(r.dsDir); err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", spec.Output.Dataset, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			r.Close()
+		}
+	}()
+	if r.next, err = cat.NextVersion(ctx, spec.Output.Dataset); err != nil {
+		return nil, err
+	}
+	if err := cleanLeftovers(r.dsDir, r.next); err != nil {
+		return nil, err
+	}
+	r.Sealed = SealedKey{Dataset: spec.Output.Dataset, Version: r.next,
+		Encryption: store.EncryptionNone}
+	r.m.Encryption = store.EncryptionNone
+	if !spec.Output.Plain {
+		dk, wrapped, err := newDataKey(p.ring, spec.Output.Dataset, r.next)
+		if err != nil {
+			return nil, err
+		}
+		p.dk = dk
+		r.Sealed.Encryption, r.Sealed.MasterKeyID, r.Sealed.Wrapped = store.EncryptionPME,
+			wrapped.MasterKeyID, wrapped.Wrapped
+		r.m.Encryption, r.m.MasterKeyID = store.EncryptionPME, wrapped.MasterKeyID
+	}
+	if spec.Erasure != nil {
+		if r.m.Rows.ErasureSubjects, err = countErasure(ctx, spec); err != nil {
+			return nil, err
+		}
+	}
+	r.Dir = filepath.Join(r.dsDir, ".tmp-"+r.m.RunID)
+	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating output folder: %w", err)
+	}
+	r.hashDone = hashFile(p.Path)
+	ok = true
+	return r, nil
+}
+
+func countErasure(ctx context.Context, spec *Spec) (int64, error) {
+	db, err := duckstream.Open(map[string]string{"threads": "1"})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	return loadErasure(ctx, db, spec.Erasure, spec.resolve(spec.Erasure.Path), spec.PrivacyUnit)
+}
+
+// Close releases the dataset's lock and, unless the run published,
+// removes its temporary folder.
+func (r *ExternalRun) Close() {
+	if !r.published && r.Dir != "" {
+		os.RemoveAll(r.Dir)
+	}
+	if r.lock != nil {
+		r.lock.unlock()
+		r.lock = nil
+	}
+}
+
+// Finish records the engine's result in the manifest and publishes the
+// run folder as the dataset's next version, atomically, as Run does: the
+// same rejected-share rule, risk report, manifest and catalog entry. Its
+// results and errors are Run's. Files in the folder that res does not
+// list (such as an engine's bookkeeping) must be gone before.
+func (r *ExternalRun) Finish(ctx context.Context, res ExternalResult) (*Manifest, error) {
+	m, spec := r.m, r.spec
+	m.Files, m.Quarantine, m.QuarantineReasons = res.Files, res.Quarantine, res.Reasons
+	if m.QuarantineReasons == nil {
+		m.QuarantineReasons = map[string]int64{}
+	}
+	m.Rows.Published = res.Published
+	m.Rows.Quarantined = res.Quarantined
+	m.Rows.Rejected = res.ReaderRejects
+	m.Rows.FilteredByConsent = res.NoConsent
+	m.Rows.Erased = res.Erased
+	m.Rows.Read = res.Read + res.ReaderRejects
+	if m.Rows.Read > 0 {
+		m.Rows.RejectedShare = float64(m.Rows.Rejected+m.Rows.Quarantined) / float64(m.Rows.Read)
+	}
+	if spec.Risk != nil {
+		if err := assessRun(ctx, spec, r.Dir, unitOutput(spec), r.Plan.dk, m,
+			r.opts.Allocator); err != nil {
+			return nil, err
+		}
+	}
+	h := <-r.hashDone
+	if h.err != nil {
+		return nil, fmt.Errorf("hashing source: %w", h.err)
+	}
+	m.Input.SHA256 = h.sum
+	for _, c := range r.Plan.planned {
+		m.Columns = append(m.Columns, catalogColumn(c))
+	}
+	finish := func() {
+		m.FinishedAt = r.opts.Now().UTC()
+		m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
+	}
+
+	if m.Rows.Read == 0 || m.Rows.RejectedShare > spec.maxRejectedShare() {
+		m.Status = StatusFailed
+		m.Error = fmt.Sprintf("%.2f%% of %d rows rejected, more than the %.2f%% allowed",
+			100*m.Rows.RejectedShare, m.Rows.Read, 100*spec.maxRejectedShare())
+		if m.Rows.Read == 0 {
+			m.Error = "the export holds no rows"
+		}
+		finish()
+		keepFailedRun(r.dsDir, r.Dir, m)
+		return m, fmt.Errorf("%s: %w", m.Error, ErrTooManyRejected)
+	}
+
+	m.Status = StatusPublished
+	m.Version = r.next
+	finish()
+	if err := writeManifest(r.Dir, m); err != nil {
+		return nil, err
+	}
+	manifest, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encoding manifest: %w", err)
+	}
+	key := r.Plan.key
+	v := store.Version{
+		Dataset: spec.Output.Dataset, Version: r.next, CreatedAt: m.FinishedAt,
+		Path: VersionDir(spec.Output.Dataset, r.next), PrivacyUnit: unitOutput(spec),
+		KeyName: key.Name(), KeyID: key.ID(), Columns: m.Columns, DP: spec.dpDefaults(),
+		Rows: m.Rows.Published, PolicyHash: m.PolicyHash, Manifest: manifest,
+		Encryption: r.Sealed.Encryption,
+		DataKey:    store.DataKey{MasterKeyID: r.Sealed.MasterKeyID, Wrapped: r.Sealed.Wrapped},
+	}
+	if err := publish(ctx, r.cat, r.Dir, v, r.opts.hook); err != nil {
+		return nil, err
+	}
+	r.published = true
+	r.opts.Logger.Info("dataset published", "job", spec.Name, "dataset", v.Dataset,
+		"version", v.Version, "rows", v.Rows, "run_id", m.RunID, "engine", "external")
+	return m, nil
+}
