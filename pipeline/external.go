@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -524,47 +523,11 @@ func (r *ExternalRun) Finish(ctx context.Context, res ExternalResult) (*Manifest
 	for _, c := range r.Plan.planned {
 		m.Columns = append(m.Columns, catalogColumn(c))
 	}
-	finish := func() {
-		m.FinishedAt = r.opts.Now().UTC()
-		m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
-	}
-
-	if m.Rows.Read == 0 || m.Rows.RejectedShare > spec.maxRejectedShare() {
-		m.Status = StatusFailed
-		m.Error = fmt.Sprintf("%.2f%% of %d rows rejected, more than the %.2f%% allowed",
-			100*m.Rows.RejectedShare, m.Rows.Read, 100*spec.maxRejectedShare())
-		if m.Rows.Read == 0 {
-			m.Error = "the export holds no rows"
-		}
-		finish()
-		keepFailedRun(r.dsDir, r.Dir, m)
-		return m, fmt.Errorf("%s: %w", m.Error, ErrTooManyRejected)
-	}
-
-	m.Status = StatusPublished
-	m.Version = r.next
-	finish()
-	if err := writeManifest(r.Dir, m); err != nil {
-		return nil, err
-	}
-	manifest, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("encoding manifest: %w", err)
-	}
-	key := r.Plan.key
-	v := store.Version{
-		Dataset: spec.Output.Dataset, Version: r.next, CreatedAt: m.FinishedAt,
-		Path: VersionDir(spec.Output.Dataset, r.next), PrivacyUnit: unitOutput(spec),
-		KeyName: key.Name(), KeyID: key.ID(), Columns: m.Columns, DP: spec.dpDefaults(),
-		Rows: m.Rows.Published, PolicyHash: m.PolicyHash, Manifest: manifest,
-		Encryption: r.Sealed.Encryption,
-		DataKey:    store.DataKey{MasterKeyID: r.Sealed.MasterKeyID, Wrapped: r.Sealed.Wrapped},
-	}
-	if err := publish(ctx, r.cat, r.Dir, v, r.opts.hook); err != nil {
-		return nil, err
+	out := runOutput{dsDir: r.dsDir, tmp: r.Dir, next: r.next, key: r.Plan.key,
+		wrapped: store.DataKey{MasterKeyID: r.Sealed.MasterKeyID, Wrapped: r.Sealed.Wrapped}}
+	if err := publishRun(ctx, r.cat, spec, out, m, r.opts); err != nil {
+		return m.orNil(err), err
 	}
 	r.published = true
-	r.opts.Logger.Info("dataset published", "job", spec.Name, "dataset", v.Dataset,
-		"version", v.Version, "rows", v.Rows, "run_id", m.RunID, "engine", "external")
 	return m, nil
 }

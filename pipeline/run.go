@@ -215,6 +215,29 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Ma
 	for _, c := range planned {
 		m.Columns = append(m.Columns, catalogColumn(c))
 	}
+	if err := publishRun(ctx, cat, spec, runOutput{dsDir: dsDir, tmp: tmp, next: next, key: key,
+		wrapped: wrapped}, m, opts); err != nil {
+		return m.orNil(err), err
+	}
+	published = true
+	return m, nil
+}
+
+// runOutput is where a run wrote and what the version it publishes holds.
+type runOutput struct {
+	dsDir, tmp string
+	next       int
+	key        anonymize.Key
+	wrapped    store.DataKey
+}
+
+// publishRun ends a run whose counts m holds, for Run and for engines
+// that write the rows themselves: with too many rejects it keeps the
+// manifest and quarantine in a failed-runs folder and returns an error
+// wrapping ErrTooManyRejected; otherwise it writes the manifest and
+// publishes the folder as version next, atomically.
+func publishRun(ctx context.Context, cat *store.Catalog, spec *Spec, out runOutput, m *Manifest,
+	opts Options) error {
 	finish := func() {
 		m.FinishedAt = opts.Now().UTC()
 		m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
@@ -230,34 +253,42 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Ma
 			m.Error = "the export holds no rows"
 		}
 		finish()
-		keepFailedRun(dsDir, tmp, m)
-		return m, fmt.Errorf("%s: %w", m.Error, ErrTooManyRejected)
+		keepFailedRun(out.dsDir, out.tmp, m)
+		return fmt.Errorf("%s: %w", m.Error, ErrTooManyRejected)
 	}
 
 	m.Status = StatusPublished
-	m.Version = next
+	m.Version = out.next
 	finish()
-	if err := writeManifest(tmp, m); err != nil {
-		return nil, err
+	if err := writeManifest(out.tmp, m); err != nil {
+		return err
 	}
 	manifest, err := json.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("encoding manifest: %w", err)
+		return fmt.Errorf("encoding manifest: %w", err)
 	}
 	v := store.Version{
-		Dataset: spec.Output.Dataset, Version: next, CreatedAt: m.FinishedAt,
-		Path: VersionDir(spec.Output.Dataset, next), PrivacyUnit: unitOutput(spec),
-		KeyName: key.Name(), KeyID: key.ID(), Columns: m.Columns, DP: spec.dpDefaults(),
+		Dataset: spec.Output.Dataset, Version: out.next, CreatedAt: m.FinishedAt,
+		Path: VersionDir(spec.Output.Dataset, out.next), PrivacyUnit: unitOutput(spec),
+		KeyName: out.key.Name(), KeyID: out.key.ID(), Columns: m.Columns, DP: spec.dpDefaults(),
 		Rows: m.Rows.Published, PolicyHash: m.PolicyHash, Manifest: manifest,
-		Encryption: m.Encryption, DataKey: wrapped,
+		Encryption: m.Encryption, DataKey: out.wrapped,
 	}
-	if err := publish(ctx, cat, tmp, v, opts.hook); err != nil {
-		return nil, err
+	if err := publish(ctx, cat, out.tmp, v, opts.hook); err != nil {
+		return err
 	}
-	published = true
 	opts.Logger.Info("dataset published", "job", spec.Name, "dataset", v.Dataset,
 		"version", v.Version, "rows", v.Rows, "run_id", m.RunID)
-	return m, nil
+	return nil
+}
+
+// orNil returns m when err says the run failed for its rejects (the
+// manifest then explains why), else nil.
+func (m *Manifest) orNil(err error) *Manifest {
+	if errors.Is(err, ErrTooManyRejected) {
+		return m
+	}
+	return nil
 }
 
 func loadKey(spec *Spec, ring *anonymize.Keyring) (*anonymize.Keyring, anonymize.Key, error) {
