@@ -29,21 +29,39 @@ func AssessRisk(ctx context.Context, db *sql.DB, dk DataKey, files []string, uni
 		return r, err
 	}
 	r.K = spec.K
-	src, forget, err := dk.Scan(ctx, sqlExec(db), files)
+	scan, forget, err := dk.Scan(ctx, sqlExec(db), files)
 	if err != nil {
 		return r, err
 	}
 	defer forget()
-	cols, err := columnsOf(ctx, db, src)
+	cols, err := columnsOf(ctx, db, scan)
 	if err != nil {
 		return r, err
 	}
+	needed := []string{unit}
 	for _, c := range append(slices.Clone(spec.QuasiIdentifiers), unit, spec.Sensitive) {
 		if c != "" && !slices.Contains(cols, c) {
 			return r, fmt.Errorf("risk: the dataset has no column %q (it has %s)", c,
 				strings.Join(cols, ", "))
 		}
+		if c != "" && !slices.Contains(needed, c) {
+			needed = append(needed, c)
+		}
 	}
+
+	// The files are read (and decrypted) once, into a temporary table of
+	// the columns the report needs, which the queries below scan.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return r, err
+	}
+	defer conn.Close()
+	src := "haze_risk_" + newRunID()[16:]
+	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE "+src+" AS SELECT "+
+		quotedList(needed)+" FROM "+scan); err != nil {
+		return r, fmt.Errorf("risk: %w", readError(err))
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+src)
 
 	qi := quotedList(spec.QuasiIdentifiers)
 	k := strconv.FormatInt(spec.K, 10)
@@ -58,7 +76,7 @@ func AssessRisk(ctx context.Context, db *sql.DB, dk DataKey, files []string, uni
 		count(*) FILTER (WHERE people < ` + k + `),
 		coalesce(sum(n) FILTER (WHERE people < ` + k + `), 0), coalesce(sum(n), 0), ` +
 		minDiversity + ` FROM c`
-	if err := db.QueryRowContext(ctx, q).Scan(&r.Classes, &r.SmallestClass, &r.Unique,
+	if err := conn.QueryRowContext(ctx, q).Scan(&r.Classes, &r.SmallestClass, &r.Unique,
 		&r.ClassesBelowK, &r.RowsBelowK, &r.Rows, &r.MinDiversity); err != nil {
 		return r, fmt.Errorf("risk: %w", readError(err))
 	}
@@ -67,7 +85,7 @@ func AssessRisk(ctx context.Context, db *sql.DB, dk DataKey, files []string, uni
 	q = `SELECT count(DISTINCT ` + quoteIdent(unit) + `), (SELECT count(DISTINCT ` +
 		quoteIdent(unit) + `) FROM ` + src + `) FROM ` + src + ` WHERE ` + key + ` IN (` +
 		smallClasses(src, unit, key, k) + `)`
-	if err := db.QueryRowContext(ctx, q).Scan(&r.PeopleBelowK, &r.People); err != nil {
+	if err := conn.QueryRowContext(ctx, q).Scan(&r.PeopleBelowK, &r.People); err != nil {
 		return r, fmt.Errorf("risk: %w", readError(err))
 	}
 	return r, nil
