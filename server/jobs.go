@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -23,8 +25,13 @@ import (
 // job is one pipeline run started over the API.
 type job struct {
 	jobView
-	read atomic.Int64
+	read  atomic.Int64
+	saved atomic.Int64 // unix nanoseconds of the last record put in the catalog
 }
+
+// jobSaveEvery is how often a running job's progress goes to the catalog,
+// where other replicas read it.
+const jobSaveEvery = 2 * time.Second
 
 // jobView is what GET /v1/jobs/{id} shows of a job.
 type jobView struct {
@@ -38,7 +45,8 @@ type jobView struct {
 	Manifest  *pipeline.Manifest `json:"manifest,omitempty"`
 }
 
-// jobs keeps the jobs of this process.
+// jobs keeps the jobs this process runs; their records also go to the
+// catalog, so any replica can report on any job.
 type jobs struct {
 	mu   sync.Mutex
 	byID map[string]*job
@@ -131,6 +139,10 @@ func (s *Server) createJob(c *gin.Context) {
 
 	jb := &job{jobView: jobView{ID: newJobID(), Principal: k.Name, Dataset: spec.Output.Dataset,
 		Status: "running", StartedAt: time.Now().UTC()}}
+	if err := s.saveJob(c.Request.Context(), jb.jobView); err != nil {
+		s.fail(c, err)
+		return
+	}
 	s.jobs.mu.Lock()
 	s.jobs.byID[jb.ID] = jb
 	s.jobs.mu.Unlock()
@@ -143,10 +155,28 @@ func (s *Server) createJob(c *gin.Context) {
 	s.jobs.wg.Add(1)
 	go func() {
 		defer s.jobs.wg.Done()
+		progress := func(n int64) {
+			jb.read.Store(n)
+			if now := time.Now().UnixNano(); now-jb.saved.Load() > int64(jobSaveEvery) {
+				jb.saved.Store(now)
+				if v, ok := s.jobs.snapshot(jb.ID); ok {
+					if err := s.saveJob(ctx, v); err != nil {
+						s.log.Warn("recording job progress", "job", jb.ID, "err", err)
+					}
+				}
+			}
+		}
 		m, err := pipeline.Run(ctx, spec, s.cat,
-			pipeline.Options{Logger: s.log, OnProgress: func(n int64) { jb.read.Store(n) }})
+			pipeline.Options{Logger: s.log, OnProgress: progress})
 		s.jobs.mu.Lock()
-		defer s.jobs.mu.Unlock()
+		defer func() {
+			v := jb.jobView
+			v.RowsRead = jb.read.Load()
+			s.jobs.mu.Unlock()
+			if err := s.saveJob(ctx, v); err != nil {
+				s.log.Error("recording job", "job", jb.ID, "err", err)
+			}
+		}()
 		jb.Manifest = m
 		switch {
 		case err == nil:
@@ -176,11 +206,29 @@ func publicJobError(err error) string {
 	return msg
 }
 
+// saveJob puts a job's record in the catalog.
+func (s *Server) saveJob(ctx context.Context, v jobView) error {
+	rec, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.cat.PutJob(ctx, v.ID, rec, time.Now())
+}
+
+// getJob reports a job: from this process while it runs here (the
+// freshest progress), else from the catalog, whichever replica ran it.
 func (s *Server) getJob(c *gin.Context) {
 	jb, ok := s.jobs.snapshot(c.Param("id"))
 	if !ok {
-		s.fail(c, store.ErrNotFound)
-		return
+		rec, err := s.cat.Job(c.Request.Context(), c.Param("id"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if err := json.Unmarshal(rec, &jb); err != nil {
+			s.fail(c, fmt.Errorf("decoding job: %w", err))
+			return
+		}
 	}
 	if jb.Manifest != nil {
 		// Paths on the server are not the client's business.

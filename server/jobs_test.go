@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -181,6 +182,37 @@ func TestJobsRun(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("audit: no allowed jobs.create entry for imported in %+v", entries)
+	}
+
+	// Another server over the same catalog, which did not run the job (a
+	// replica), reports it from the catalog.
+	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	other, err := New(Config{Logger: slog.New(slog.DiscardHandler), RatePerSecond: 10_000,
+		Burst: 10_000}, e.cat, e.srv.engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = other
+	e.serve()
+	resp, body = e.do(request{method: "GET", path: "/v1/jobs/" + started.ID, key: engineer})
+	var again struct {
+		Status   string `json:"status"`
+		RowsRead int64  `json:"rows_read"`
+		Manifest *struct {
+			Version int `json:"version"`
+		} `json:"manifest"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &again) != nil ||
+		again.Status != "published" || again.RowsRead != testRows || again.Manifest == nil ||
+		again.Manifest.Version != 1 {
+		t.Errorf("GET /v1/jobs/%s on another server: %d %s; want the published job",
+			started.ID, resp.StatusCode, body)
+	}
+	resp, _ = e.do(request{method: "GET", path: "/v1/jobs/job_0000000000000000", key: engineer})
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET of an unknown job: %d, want 404", resp.StatusCode)
 	}
 }
 

@@ -58,6 +58,7 @@ var postgresSuite = []struct {
 	{"OpenConcurrently", TestOpenConcurrently},
 	{"PublishRefusesEncryptedWithoutKey", TestPublishRefusesEncryptedWithoutKey},
 	{"RewrapShredAndKeyInUse", TestRewrapShredAndKeyInUse},
+	{"JobsStoredAndReplaced", TestJobsStoredAndReplaced},
 }
 
 // duckdbOnly are tests that do not run on PostgreSQL, with the reason.

@@ -233,6 +233,13 @@ var migrations = []string{
 		shredded_at   TIMESTAMPTZ,
 		PRIMARY KEY (dataset, version)
 	);`,
+	// 6: jobs started over the API, as JSON records the server defines,
+	// so every replica can report on them.
+	`CREATE TABLE jobs (
+		id         VARCHAR PRIMARY KEY,
+		record     VARCHAR NOT NULL,
+		updated_at TIMESTAMPTZ NOT NULL
+	);`,
 }
 
 // migrate brings the schema to the dialect's last migration. Each step

@@ -397,4 +397,10 @@ var pgMigrations = []string{
 		shredded_at   TIMESTAMPTZ,
 		PRIMARY KEY (dataset, version)
 	);`,
+	// 6: jobs started over the API.
+	`CREATE TABLE jobs (
+		id         VARCHAR PRIMARY KEY,
+		record     VARCHAR NOT NULL,
+		updated_at TIMESTAMPTZ NOT NULL
+	);`,
 }
