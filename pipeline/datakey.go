@@ -155,7 +155,7 @@ func (k DataKey) Scan(ctx context.Context, exec ExecFunc, files []string) (strin
 			quoteString(base64.StdEncoding.EncodeToString(secret))+")")
 	}
 	if err := register(ctx, k.secret); err != nil {
-		return "", nil, errors.New("handing the data key to duckdb failed")
+		return "", nil, errors.New("duckdb refused the data key")
 	}
 	// TODO: DuckDB 2.0 (duckdb-go v2.20000.0) fails scans of encrypted
 	// Parquet when a filter is pushed into them ("Computed AES tag
