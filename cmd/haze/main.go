@@ -32,16 +32,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	root := &cobra.Command{
-		Use:           "haze",
-		Short:         "Privacy-preserving analytics for airline CRM data",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.AddCommand(genCommand(), keyringCommand(), pipelineCommand(), queryCommand(), budgetCommand(), serveCommand(), federatedCommand(), riskCommand(), subjectCommand(),
-		keysCommand(), auditCommand(), reidentifyCommand(), datasetCmd())
-
-	if err := root.ExecuteContext(ctx); err != nil {
+	if err := rootCommand().ExecuteContext(ctx); err != nil {
 		if err.Error() != "" {
 			fmt.Fprintln(os.Stderr, "haze:", err)
 		}
@@ -66,6 +57,20 @@ func catalogURL() string {
 		return catalogFlag
 	}
 	return os.Getenv(store.EnvCatalog)
+}
+
+// rootCommand builds the haze command and its subcommands.
+func rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "haze",
+		Short:         "Privacy-preserving analytics for airline CRM data",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(genCommand(), keyringCommand(), pipelineCommand(), queryCommand(),
+		budgetCommand(), serveCommand(), federatedCommand(), riskCommand(), subjectCommand(),
+		keysCommand(), auditCommand(), reidentifyCommand(), datasetCmd())
+	return root
 }
 
 // defaultDataDir returns $HAZE_DATA_DIR, or "data".
