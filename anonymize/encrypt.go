@@ -131,9 +131,11 @@ func (e *Encrypter) open(token string) ([]byte, string) {
 	if !ok {
 		return nil, "token does not start with " + EncryptPrefix
 	}
-	ct, err := base64.RawURLEncoding.DecodeString(body)
+	// Strict: a token has one spelling, so a changed trailing character
+	// cannot name the same ciphertext.
+	ct, err := base64.RawURLEncoding.Strict().DecodeString(body)
 	if err != nil {
-		return nil, "token is not base64url"
+		return nil, "token is not canonical base64url"
 	}
 	pt, err := e.siv.DecryptDeterministically(ct, encryptAD)
 	if err != nil {

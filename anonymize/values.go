@@ -70,35 +70,17 @@ func AppendValue(b array.Builder, v any) error {
 	ok := false
 	switch b := b.(type) {
 	case *array.StringBuilder:
-		var s string
-		if s, ok = v.(string); ok {
-			b.Append(s)
-		}
+		ok = appendAs[string](b, v)
 	case *array.Int32Builder:
-		var x int32
-		if x, ok = v.(int32); ok {
-			b.Append(x)
-		}
+		ok = appendAs[int32](b, v)
 	case *array.Int64Builder:
-		var x int64
-		if x, ok = v.(int64); ok {
-			b.Append(x)
-		}
+		ok = appendAs[int64](b, v)
 	case *array.Float64Builder:
-		var x float64
-		if x, ok = v.(float64); ok {
-			b.Append(x)
-		}
+		ok = appendAs[float64](b, v)
 	case *array.BooleanBuilder:
-		var x bool
-		if x, ok = v.(bool); ok {
-			b.Append(x)
-		}
+		ok = appendAs[bool](b, v)
 	case *array.Decimal128Builder:
-		var x decimal128.Num
-		if x, ok = v.(decimal128.Num); ok {
-			b.Append(x)
-		}
+		ok = appendAs[decimal128.Num](b, v)
 	case *array.Date32Builder:
 		var t time.Time
 		if t, ok = v.(time.Time); ok {
@@ -121,6 +103,15 @@ func AppendValue(b array.Builder, v any) error {
 		return fmt.Errorf("value is %T, not a value of arrow type %s", v, b.Type())
 	}
 	return nil
+}
+
+// appendAs appends v to b when v is a T, and reports whether it was.
+func appendAs[T any](b interface{ Append(T) }, v any) bool {
+	x, ok := v.(T)
+	if ok {
+		b.Append(x)
+	}
+	return ok
 }
 
 // daysOf returns the day of t in UTC, in days since 1970-01-01: the

@@ -46,8 +46,9 @@ type ExternalPlan struct {
 	ring    *anonymize.Keyring
 	key     anonymize.Key
 	dk      DataKey
-	unit    *anonymize.Pseudonymizer
+	unit    anonymize.Transform
 	planned []plannedColumn
+	dropped []DroppedColumn
 	tokens  []string
 }
 
@@ -110,7 +111,7 @@ func PlanExternal(ctx context.Context, spec *Spec, ring *anonymize.Keyring, expo
 		return nil, err
 	}
 	p := &ExternalPlan{Spec: spec, Format: format, Path: spec.SourcePath(), Export: export,
-		ring: ring, key: key, unit: anonymize.NewPseudonymizer(key)}
+		ring: ring, key: key}
 	if p.Export == nil {
 		db, err := duckstream.Open(map[string]string{"threads": "1"})
 		if err != nil {
@@ -121,19 +122,14 @@ func PlanExternal(ctx context.Context, spec *Spec, ring *anonymize.Keyring, expo
 			return nil, err
 		}
 	}
-	if p.planned, _, err = plan(spec, p.Export, key, now); err != nil {
+	if p.planned, p.dropped, err = plan(spec, p.Export, key, now); err != nil {
 		return nil, err
 	}
-	fields := make([]arrow.Field, len(p.planned))
-	for i, c := range p.planned {
-		fields[i] = arrow.Field{Name: c.spec.OutputName(), Type: c.transform.Output(), Nullable: true}
-		if c.spec.Policy.Action == anonymize.ActionPseudonymize {
-			p.tokens = append(p.tokens, fields[i].Name)
-		}
-		p.Columns = append(p.Columns, ExternalColumn{Name: c.spec.Name, Output: fields[i].Name,
-			Transform: c.transform})
+	p.Schema, p.tokens, p.unit = outputShape(p.planned, key, spec.PrivacyUnit)
+	for _, c := range p.planned {
+		p.Columns = append(p.Columns, ExternalColumn{Name: c.spec.Name,
+			Output: c.spec.OutputName(), Transform: c.transform})
 	}
-	p.Schema = arrow.NewSchema(fields, nil)
 	return p, nil
 }
 
@@ -286,7 +282,9 @@ func (p *ExternalPlan) Quarantined(rec arrow.RecordBatch, i int, reason string) 
 		q.Column = col
 	}
 	if unit := rec.Column(colUnit).(*array.String); unit.IsValid(i) && unit.Value(i) != "" {
-		q.UnitToken = p.unit.Token(unit.Value(i))
+		if tok, err := p.unit.Value(unit.Value(i)); err == nil {
+			q.UnitToken = tok.(string)
+		}
 	}
 	return q
 }
@@ -422,8 +420,7 @@ func BeginExternal(ctx context.Context, spec *Spec, cat *store.Catalog,
 		return nil, fmt.Errorf("source %s is a folder, not an export file", p.Path)
 	}
 	r.m.Input = Input{Path: p.Path, Format: p.Format, Bytes: info.Size()}
-	_, dropped, _ := plan(spec, p.Export, p.key, start)
-	r.m.DroppedColumns = dropped
+	r.m.DroppedColumns = p.dropped
 
 	r.dsDir = DatasetDir(cat.Dir(), spec.Output.Dataset)
 	if r.lock, err = lockDataset(r.dsDir); err != nil {

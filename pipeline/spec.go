@@ -141,6 +141,17 @@ func (cs *Columns) UnmarshalYAML(node *yaml.Node) error {
 	return nil
 }
 
+// DecodeYAML decodes a spec document into out, refusing keys out does not
+// have; errors carry the line and no "yaml:" prefix.
+func DecodeYAML(data []byte, out any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(out); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
 // decodeStrict decodes a node, refusing unknown fields.
 func decodeStrict(node *yaml.Node, out any) error {
 	data, err := yaml.Marshal(node)
@@ -174,10 +185,8 @@ func Load(path string) (*Spec, error) {
 // resolved against the working directory.
 func Parse(data []byte) (*Spec, error) {
 	var s Spec
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&s); err != nil {
-		return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := DecodeYAML(data, &s); err != nil {
+		return nil, err
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err

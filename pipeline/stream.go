@@ -33,20 +33,9 @@ func stream(ctx context.Context, db *duckstream.DB, query, dir string, planned [
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	fields := make([]arrow.Field, len(planned))
-	var tokens []string
-	var unit anonymize.Transform = anonymize.NewPseudonymizer(key)
-	for i, c := range planned {
-		fields[i] = arrow.Field{Name: c.spec.OutputName(), Type: c.transform.Output(), Nullable: true}
-		if anonymize.Tokenizing(c.spec.Policy.Action) {
-			tokens = append(tokens, fields[i].Name)
-		}
-		if c.spec.Name == unitName {
-			unit = c.transform
-		}
-	}
-	b := &batcher{mem: opts.Allocator, schema: arrow.NewSchema(fields, nil), columns: planned,
-		unit: unit, unitName: unitName}
+	schema, tokens, unit := outputShape(planned, key, unitName)
+	b := &batcher{mem: opts.Allocator, schema: schema, columns: planned, unit: unit,
+		unitName: unitName}
 
 	reader, err := db.Query(ctx, query)
 	if err != nil {
@@ -138,6 +127,28 @@ func stream(ctx context.Context, db *duckstream.DB, query, dir string, planned [
 		}
 	}
 	return finish(ctx, db, writers)
+}
+
+// outputShape is what a run's planned columns publish: their schema, the
+// token columns (written without dictionary or statistics), and the
+// transform that makes the privacy unit's token for quarantine rows: the
+// unit column's own policy, or a plain pseudonym when the unit is not
+// published.
+func outputShape(planned []plannedColumn, key anonymize.Key, unitName string) (*arrow.Schema,
+	[]string, anonymize.Transform) {
+	fields := make([]arrow.Field, len(planned))
+	var tokens []string
+	var unit anonymize.Transform = anonymize.NewPseudonymizer(key)
+	for i, c := range planned {
+		fields[i] = arrow.Field{Name: c.spec.OutputName(), Type: c.transform.Output(), Nullable: true}
+		if anonymize.Tokenizing(c.spec.Policy.Action) {
+			tokens = append(tokens, fields[i].Name)
+		}
+		if c.spec.Name == unitName {
+			unit = c.transform
+		}
+	}
+	return arrow.NewSchema(fields, nil), tokens, unit
 }
 
 // writer is one worker's output: a data file and a quarantine file. It is

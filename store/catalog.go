@@ -125,8 +125,8 @@ func (c *Catalog) Close() error {
 
 // migrations are applied in order; each runs once, in a transaction with
 // the record of its version. Never edit one that has shipped: add another.
-// These are DuckDB's; pgMigrations (postgres.go) holds the same steps for
-// PostgreSQL, one for one: add a step to both.
+// These are DuckDB's; pgMigrations (postgres.go) translates them for
+// PostgreSQL, so write a new step in SQL both accept but for type names.
 var migrations = []string{
 	// 1: datasets and their versions.
 	`CREATE TABLE datasets (

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -291,116 +292,35 @@ func dollarTag(s string) (string, bool) {
 }
 
 // pgMigrations are migrations, step for step, in PostgreSQL's dialect:
-// DOUBLE PRECISION for DOUBLE, and api_keys gains the rowid DuckDB gives
-// every table, which Keys orders by. Never edit one that has shipped.
-var pgMigrations = []string{
-	// 1: datasets and their versions.
-	`CREATE TABLE datasets (
-		name            VARCHAR PRIMARY KEY,
-		current_version INTEGER NOT NULL,
-		created_at      TIMESTAMPTZ NOT NULL,
-		updated_at      TIMESTAMPTZ NOT NULL
-	);
-	CREATE TABLE dataset_versions (
-		dataset      VARCHAR NOT NULL,
-		version      INTEGER NOT NULL,
-		created_at   TIMESTAMPTZ NOT NULL,
-		path         VARCHAR NOT NULL,
-		privacy_unit VARCHAR NOT NULL,
-		key_name     VARCHAR NOT NULL,
-		key_id       VARCHAR NOT NULL,
-		columns      VARCHAR NOT NULL,
-		dp           VARCHAR NOT NULL,
-		row_count    BIGINT NOT NULL,
-		policy_hash  VARCHAR NOT NULL,
-		manifest     VARCHAR NOT NULL,
-		PRIMARY KEY (dataset, version)
-	);`,
-	// 2: grants, caps and the ledger of released answers.
-	`CREATE TABLE grants (
-		principal  VARCHAR NOT NULL,
-		dataset    VARCHAR NOT NULL,
-		epsilon    DOUBLE PRECISION NOT NULL,
-		delta      DOUBLE PRECISION NOT NULL,
-		updated_at TIMESTAMPTZ NOT NULL,
-		PRIMARY KEY (principal, dataset)
-	);
-	CREATE TABLE caps (
-		dataset    VARCHAR PRIMARY KEY,
-		epsilon    DOUBLE PRECISION NOT NULL,
-		delta      DOUBLE PRECISION NOT NULL,
-		updated_at TIMESTAMPTZ NOT NULL
-	);
-	CREATE TABLE ledger (
-		id          VARCHAR PRIMARY KEY,
-		released_at TIMESTAMPTZ NOT NULL,
-		principal   VARCHAR NOT NULL,
-		dataset     VARCHAR NOT NULL,
-		version     INTEGER NOT NULL,
-		fingerprint VARCHAR NOT NULL,
-		query       VARCHAR NOT NULL,
-		epsilon     DOUBLE PRECISION NOT NULL,
-		delta       DOUBLE PRECISION NOT NULL,
-		answer      VARCHAR NOT NULL
-	);
-	CREATE INDEX ledger_fingerprint ON ledger (dataset, version, fingerprint);
-	CREATE INDEX ledger_principal ON ledger (dataset, principal);`,
-	// 3: API keys, stored hashed, and the hash-chained audit log.
-	`CREATE TABLE api_keys (
-		id         VARCHAR PRIMARY KEY,
-		name       VARCHAR NOT NULL,
-		role       VARCHAR NOT NULL,
-		hash       VARCHAR NOT NULL UNIQUE,
-		created_at TIMESTAMPTZ NOT NULL,
-		revoked_at TIMESTAMPTZ,
-		rowid      BIGINT GENERATED ALWAYS AS IDENTITY
-	);
-	CREATE TABLE audit (
-		seq       BIGINT PRIMARY KEY,
-		"at"      TIMESTAMPTZ NOT NULL,
-		principal VARCHAR NOT NULL,
-		role      VARCHAR NOT NULL,
-		action    VARCHAR NOT NULL,
-		dataset   VARCHAR NOT NULL,
-		query     VARCHAR NOT NULL,
-		epsilon   DOUBLE PRECISION NOT NULL,
-		delta     DOUBLE PRECISION NOT NULL,
-		outcome   VARCHAR NOT NULL,
-		detail    VARCHAR NOT NULL,
-		prev_hash VARCHAR NOT NULL,
-		hash      VARCHAR NOT NULL
-	);`,
-	// 4: federated rounds and their signed submissions.
-	`CREATE TABLE rounds (
-		id     VARCHAR PRIMARY KEY,
-		period VARCHAR NOT NULL,
-		record VARCHAR NOT NULL
-	);
-	CREATE TABLE partners (
-		name    VARCHAR PRIMARY KEY,
-		partner VARCHAR NOT NULL
-	);
-	CREATE TABLE round_submissions (
-		round_id   VARCHAR NOT NULL,
-		partner    VARCHAR NOT NULL,
-		seq        BIGINT NOT NULL,
-		submission VARCHAR NOT NULL,
-		PRIMARY KEY (round_id, partner)
-	);`,
-	// 5: encryption at rest: each encrypted version's wrapped data key.
-	`ALTER TABLE dataset_versions ADD COLUMN encryption VARCHAR DEFAULT 'none';
-	CREATE TABLE data_keys (
-		dataset       VARCHAR NOT NULL,
-		version       INTEGER NOT NULL,
-		master_key_id VARCHAR,
-		wrapped       BYTEA,
-		shredded_at   TIMESTAMPTZ,
-		PRIMARY KEY (dataset, version)
-	);`,
-	// 6: jobs started over the API.
-	`CREATE TABLE jobs (
-		id         VARCHAR PRIMARY KEY,
-		record     VARCHAR NOT NULL,
-		updated_at TIMESTAMPTZ NOT NULL
-	);`,
+// the same statements with PostgreSQL's type names, and after a step
+// what PostgreSQL needs besides: api_keys gains the rowid DuckDB gives
+// every table (Keys orders by it), and the ledger an index for balances.
+var pgMigrations = postgresSteps(migrations, map[int]string{
+	2: `CREATE INDEX ledger_principal ON ledger (dataset, principal);`,
+	3: `ALTER TABLE api_keys ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;`,
+})
+
+// pgTypes are DuckDB's type names that PostgreSQL spells otherwise.
+var pgTypes = []struct {
+	duck *regexp.Regexp
+	pg   string
+}{
+	{regexp.MustCompile(`\bDOUBLE\b`), "DOUBLE PRECISION"},
+	{regexp.MustCompile(`\bBLOB\b`), "BYTEA"},
+}
+
+// postgresSteps translates DuckDB's migration steps; extra[n] is appended
+// to step n (counting from 1).
+func postgresSteps(steps []string, extra map[int]string) []string {
+	out := make([]string, len(steps))
+	for i, step := range steps {
+		for _, t := range pgTypes {
+			step = t.duck.ReplaceAllString(step, t.pg)
+		}
+		if more := extra[i+1]; more != "" {
+			step += "\n" + more
+		}
+		out[i] = step
+	}
+	return out
 }

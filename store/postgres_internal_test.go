@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -61,5 +62,21 @@ func TestMigrationsInBothDialects(t *testing.T) {
 	if len(migrations) != len(pgMigrations) {
 		t.Errorf("DuckDB has %d migrations, PostgreSQL %d: add the missing steps to the other "+
 			"list", len(migrations), len(pgMigrations))
+	}
+	// The translation leaves no DuckDB-only type and keeps every table.
+	bare := regexp.MustCompile(`\bDOUBLE\b(?: PRECISION)?|\bBLOB\b`)
+	for i, step := range pgMigrations {
+		for _, m := range bare.FindAllString(step, -1) {
+			if m != "DOUBLE PRECISION" {
+				t.Errorf("PostgreSQL step %d still says %s", i+1, m)
+			}
+		}
+		if got, want := strings.Count(step, "CREATE TABLE"),
+			strings.Count(migrations[i], "CREATE TABLE"); got != want {
+			t.Errorf("PostgreSQL step %d creates %d tables, DuckDB's %d", i+1, got, want)
+		}
+	}
+	if !strings.Contains(pgMigrations[2], "rowid") {
+		t.Error("PostgreSQL's api_keys has no rowid, which Keys orders by")
 	}
 }

@@ -1,7 +1,6 @@
 package beamreport
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -10,8 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
+	"haze/pipeline"
 	"haze/queries"
 	"haze/store"
 )
@@ -84,10 +82,8 @@ func Load(path string) (*Spec, error) {
 // Parse reads and validates a report spec from YAML.
 func Parse(data []byte) (*Spec, error) {
 	var s Spec
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&s); err != nil {
-		return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := pipeline.DecodeYAML(data, &s); err != nil {
+		return nil, err
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
