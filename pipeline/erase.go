@@ -96,26 +96,11 @@ func eraseFrom(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
 	// count reads a version's rows of the subjects; a shredded version
 	// holds no one any more.
 	count := func(v store.Version) (int64, error) {
-		files, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
+		files := dataFiles(cat, v)
 		if len(files) == 0 || v.DataKey.Shredded() {
 			return 0, nil
 		}
-		dk, err := VersionKey(ring, v)
-		if err != nil {
-			return 0, err
-		}
-		src, forget, err := dk.Scan(ctx, sqlExec(db), files)
-		if err != nil {
-			return 0, err
-		}
-		defer forget()
-		var n int64
-		err = db.QueryRowContext(ctx, "SELECT count(*) FROM "+src+" WHERE "+
-			quoteIdent(v.PrivacyUnit)+" IN "+in).Scan(&n)
-		if err != nil {
-			return 0, fmt.Errorf("counting rows: %w", readError(err))
-		}
-		return n, nil
+		return countVersionRows(ctx, db, ring, v, files, quoteIdent(v.PrivacyUnit)+" IN "+in)
 	}
 
 	// Republish the current version without the subjects.

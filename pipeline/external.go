@@ -372,15 +372,7 @@ type ExternalRun struct {
 	// ExternalPlan.OpenKey).
 	Sealed SealedKey
 
-	spec      *Spec
-	cat       *store.Catalog
-	opts      Options
-	m         *Manifest
-	dsDir     string
-	next      int
-	lock      *datasetLock
-	hashDone  <-chan hashResult
-	published bool
+	run *jobRun
 }
 
 // ExternalResult is what the engine wrote, added up over its shards.
@@ -401,70 +393,31 @@ func BeginExternal(ctx context.Context, spec *Spec, cat *store.Catalog,
 	opts Options) (*ExternalRun, error) {
 	opts.defaults()
 	start := opts.Now()
-	r := &ExternalRun{Started: start, spec: spec, cat: cat, opts: opts}
-	r.m = &Manifest{Job: spec.Name, RunID: newRunID(), Dataset: spec.Output.Dataset,
-		StartedAt: start.UTC(), PolicyHash: spec.PolicyHash(), KeyName: spec.Key,
-		Reference: start.UTC().Format(time.DateOnly)}
-
 	p, err := PlanExternal(ctx, spec, opts.Keyring, nil, start)
 	if err != nil {
 		return nil, err
 	}
-	r.Plan = p
-	r.m.KeyID = p.key.ID()
-	info, err := os.Stat(p.Path)
+	run, err := beginRun(ctx, spec, cat, opts, p.ring, p.key, start)
 	if err != nil {
-		return nil, fmt.Errorf("source: %w", err)
-	}
-	if info.IsDir() {
-		return nil, fmt.Errorf("source %s is a folder, not an export file", p.Path)
-	}
-	r.m.Input = Input{Path: p.Path, Format: p.Format, Bytes: info.Size()}
-	r.m.DroppedColumns = p.dropped
-
-	r.dsDir = DatasetDir(cat.Dir(), spec.Output.Dataset)
-	if r.lock, err = lockDataset(r.dsDir); err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", spec.Output.Dataset, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			r.Close()
-		}
-	}()
-	if r.next, err = cat.NextVersion(ctx, spec.Output.Dataset); err != nil {
 		return nil, err
 	}
-	if err := cleanLeftovers(r.dsDir, r.next); err != nil {
-		return nil, err
-	}
-	r.Sealed = SealedKey{Dataset: spec.Output.Dataset, Version: r.next,
-		Encryption: store.EncryptionNone}
-	r.m.Encryption = store.EncryptionNone
-	if !spec.Output.Plain {
-		dk, wrapped, err := newDataKey(p.ring, spec.Output.Dataset, r.next)
-		if err != nil {
-			return nil, err
-		}
-		p.dk = dk
-		r.Sealed.Encryption, r.Sealed.MasterKeyID, r.Sealed.Wrapped = store.EncryptionPME,
-			wrapped.MasterKeyID, wrapped.Wrapped
-		r.m.Encryption, r.m.MasterKeyID = store.EncryptionPME, wrapped.MasterKeyID
-	}
+	r := &ExternalRun{Plan: p, Dir: run.tmp, Started: start, run: run,
+		Sealed: SealedKey{Dataset: spec.Output.Dataset, Version: run.next,
+			Encryption: run.m.Encryption, MasterKeyID: run.wrapped.MasterKeyID,
+			Wrapped: run.wrapped.Wrapped}}
+	p.dk = run.dk
+	run.m.DroppedColumns = p.dropped
 	if spec.Erasure != nil {
-		if r.m.Rows.ErasureSubjects, err = countErasure(ctx, spec); err != nil {
+		if run.m.Rows.ErasureSubjects, err = countErasure(ctx, spec); err != nil {
+			r.Close()
 			return nil, err
 		}
 	}
-	r.Dir = filepath.Join(r.dsDir, ".tmp-"+r.m.RunID)
-	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating output folder: %w", err)
-	}
-	r.hashDone = hashFile(p.Path)
-	ok = true
+	run.hash()
 	return r, nil
 }
 
+// countErasure counts the subjects of the job's erasure list.
 func countErasure(ctx context.Context, spec *Spec) (int64, error) {
 	db, err := duckstream.Open(map[string]string{"threads": "1"})
 	if err != nil {
@@ -476,15 +429,7 @@ func countErasure(ctx context.Context, spec *Spec) (int64, error) {
 
 // Close releases the dataset's lock and, unless the run published,
 // removes its temporary folder.
-func (r *ExternalRun) Close() {
-	if !r.published && r.Dir != "" {
-		os.RemoveAll(r.Dir)
-	}
-	if r.lock != nil {
-		r.lock.unlock()
-		r.lock = nil
-	}
-}
+func (r *ExternalRun) Close() { r.run.close() }
 
 // Finish records the engine's result in the manifest and publishes the
 // run folder as the dataset's next version, atomically, as Run does: the
@@ -492,39 +437,5 @@ func (r *ExternalRun) Close() {
 // results and errors are Run's. Files in the folder that res does not
 // list (such as an engine's bookkeeping) must be gone before.
 func (r *ExternalRun) Finish(ctx context.Context, res ExternalResult) (*Manifest, error) {
-	m, spec := r.m, r.spec
-	m.Files, m.Quarantine, m.QuarantineReasons = res.Files, res.Quarantine, res.Reasons
-	if m.QuarantineReasons == nil {
-		m.QuarantineReasons = map[string]int64{}
-	}
-	m.Rows.Published = res.Published
-	m.Rows.Quarantined = res.Quarantined
-	m.Rows.Rejected = res.ReaderRejects
-	m.Rows.FilteredByConsent = res.NoConsent
-	m.Rows.Erased = res.Erased
-	m.Rows.Read = res.Read + res.ReaderRejects
-	if m.Rows.Read > 0 {
-		m.Rows.RejectedShare = float64(m.Rows.Rejected+m.Rows.Quarantined) / float64(m.Rows.Read)
-	}
-	if spec.Risk != nil {
-		if err := assessRun(ctx, spec, r.Dir, unitOutput(spec), r.Plan.dk, m,
-			r.opts.Allocator); err != nil {
-			return nil, err
-		}
-	}
-	h := <-r.hashDone
-	if h.err != nil {
-		return nil, fmt.Errorf("hashing source: %w", h.err)
-	}
-	m.Input.SHA256 = h.sum
-	for _, c := range r.Plan.planned {
-		m.Columns = append(m.Columns, catalogColumn(c))
-	}
-	out := runOutput{dsDir: r.dsDir, tmp: r.Dir, next: r.next, key: r.Plan.key,
-		wrapped: store.DataKey{MasterKeyID: r.Sealed.MasterKeyID, Wrapped: r.Sealed.Wrapped}}
-	if err := publishRun(ctx, r.cat, spec, out, m, r.opts); err != nil {
-		return m.orNil(err), err
-	}
-	r.published = true
-	return m, nil
+	return r.run.finish(ctx, res, r.Plan.planned)
 }

@@ -81,7 +81,7 @@ func rewriteVersion(ctx context.Context, cat *store.Catalog, ring *anonymize.Key
 			plain = append(plain, c.Name)
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
+	files := dataFiles(cat, v)
 	if len(files) == 0 {
 		return store.Version{}, fmt.Errorf("version %d has no data files", v.Version)
 	}

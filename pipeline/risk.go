@@ -245,8 +245,8 @@ func suppress(ctx context.Context, dir, unit string, spec anonymize.RiskSpec, fi
 // version, opening its data key with ring when it is encrypted.
 func AssessVersion(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
 	v store.Version, spec anonymize.RiskSpec) (anonymize.RiskReport, error) {
-	files, err := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
-	if err != nil || len(files) == 0 {
+	files := dataFiles(cat, v)
+	if len(files) == 0 {
 		return anonymize.RiskReport{}, fmt.Errorf("dataset %s version %d has no data files",
 			v.Dataset, v.Version)
 	}

@@ -88,17 +88,89 @@ const unitRows = 16 * 1024
 func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Manifest, error) {
 	opts.defaults()
 	start := opts.Now()
-	m := &Manifest{Job: spec.Name, RunID: newRunID(), Dataset: spec.Output.Dataset,
-		StartedAt: start.UTC(), PolicyHash: spec.PolicyHash(), KeyName: spec.Key,
-		Reference: start.UTC().Format(time.DateOnly)}
-
 	// Keys first: a job with a wrong key must not read anything.
 	ring, key, err := loadKey(spec, opts.Keyring)
 	if err != nil {
 		return nil, err
 	}
-	m.KeyID = key.ID()
-	m.Encryption = store.EncryptionPME
+	r, err := beginRun(ctx, spec, cat, opts, ring, key, start)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+
+	db, err := duckstream.Open(map[string]string{
+		"memory_limit":   opts.MemoryLimit,
+		"temp_directory": filepath.Join(cat.Dir(), ".spill"),
+		"threads":        fmt.Sprint(opts.Workers),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := db.Exec(ctx, "SET TimeZone = 'UTC'"); err != nil {
+		return nil, fmt.Errorf("setting up duckdb: %w", err)
+	}
+
+	format, path := r.m.Input.Format, r.m.Input.Path
+	export, err := exportColumns(ctx, db, format, path)
+	if err != nil {
+		return nil, err
+	}
+	planned, dropped, err := plan(spec, export, key, start)
+	if err != nil {
+		return nil, err
+	}
+	r.m.DroppedColumns = dropped
+
+	withErasure := spec.Erasure != nil
+	if withErasure {
+		n, err := loadErasure(ctx, db, spec.Erasure, spec.resolve(spec.Erasure.Path), spec.PrivacyUnit)
+		if err != nil {
+			return nil, err
+		}
+		r.m.Rows.ErasureSubjects = n
+	}
+
+	r.hash()
+	query := sourceQuery(spec, format, path, export, planned, withErasure)
+	res, err := stream(ctx, db, query, r.tmp, planned, key, spec.PrivacyUnit, r.dk, opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.finish(ctx, res.result(), planned)
+}
+
+// jobRun is one run of a job from its start to its publish. Run and
+// ExternalRun both go through it, so they lock, number, key, count and
+// publish alike.
+type jobRun struct {
+	spec      *Spec
+	cat       *store.Catalog
+	opts      Options
+	m         *Manifest
+	key       anonymize.Key
+	dsDir     string
+	tmp       string // the run's folder, published as version next
+	next      int
+	lock      *datasetLock
+	dk        DataKey
+	wrapped   store.DataKey
+	hashDone  <-chan hashResult
+	published bool
+}
+
+// beginRun starts a run of spec at start with the job's key: it checks
+// the source, takes the dataset's lock (one job per dataset at a time),
+// removes what killed runs left, numbers the version, draws its data key
+// and creates the run's folder. Nothing is read from the export. The
+// caller must close the run.
+func beginRun(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options,
+	ring *anonymize.Keyring, key anonymize.Key, start time.Time) (*jobRun, error) {
+	m := &Manifest{Job: spec.Name, RunID: newRunID(), Dataset: spec.Output.Dataset,
+		StartedAt: start.UTC(), PolicyHash: spec.PolicyHash(), KeyName: spec.Key,
+		KeyID: key.ID(), Reference: start.UTC().Format(time.DateOnly),
+		Encryption: store.EncryptionPME}
 	if spec.Output.Plain {
 		m.Encryption = store.EncryptionNone
 	} else if _, err := ring.Master(); err != nil {
@@ -116,133 +188,93 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, opts Options) (*Ma
 	}
 	m.Input = Input{Path: path, Format: format, Bytes: info.Size()}
 
-	// One job per dataset at a time; what killed runs left is removed.
-	dsDir := DatasetDir(cat.Dir(), spec.Output.Dataset)
-	lock, err := lockDataset(dsDir)
-	if err != nil {
+	r := &jobRun{spec: spec, cat: cat, opts: opts, m: m, key: key,
+		dsDir: DatasetDir(cat.Dir(), spec.Output.Dataset)}
+	if r.lock, err = lockDataset(r.dsDir); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", spec.Output.Dataset, err)
 	}
-	defer lock.unlock()
-	next, err := cat.NextVersion(ctx, spec.Output.Dataset)
-	if err != nil {
+	ok := false
+	defer func() {
+		if !ok {
+			r.close()
+		}
+	}()
+	if r.next, err = cat.NextVersion(ctx, spec.Output.Dataset); err != nil {
 		return nil, err
 	}
-	if err := cleanLeftovers(dsDir, next); err != nil {
+	if err := cleanLeftovers(r.dsDir, r.next); err != nil {
 		return nil, err
 	}
-	var dk DataKey
-	var wrapped store.DataKey
 	if !spec.Output.Plain {
-		if dk, wrapped, err = newDataKey(ring, spec.Output.Dataset, next); err != nil {
+		if r.dk, r.wrapped, err = newDataKey(ring, spec.Output.Dataset, r.next); err != nil {
 			return nil, err
 		}
-		m.MasterKeyID = wrapped.MasterKeyID
+		m.MasterKeyID = r.wrapped.MasterKeyID
 	}
-
-	db, err := duckstream.Open(map[string]string{
-		"memory_limit":   opts.MemoryLimit,
-		"temp_directory": filepath.Join(cat.Dir(), ".spill"),
-		"threads":        fmt.Sprint(opts.Workers),
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	if err := db.Exec(ctx, "SET TimeZone = 'UTC'"); err != nil {
-		return nil, fmt.Errorf("setting up duckdb: %w", err)
-	}
-
-	export, err := exportColumns(ctx, db, format, path)
-	if err != nil {
-		return nil, err
-	}
-	planned, dropped, err := plan(spec, export, key, start)
-	if err != nil {
-		return nil, err
-	}
-	m.DroppedColumns = dropped
-
-	withErasure := spec.Erasure != nil
-	if withErasure {
-		n, err := loadErasure(ctx, db, spec.Erasure, spec.resolve(spec.Erasure.Path), spec.PrivacyUnit)
-		if err != nil {
-			return nil, err
-		}
-		m.Rows.ErasureSubjects = n
-	}
-
-	hashDone := hashFile(path)
-
-	tmp := filepath.Join(dsDir, ".tmp-"+m.RunID)
+	tmp := filepath.Join(r.dsDir, ".tmp-"+m.RunID)
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("creating output folder: %w", err)
 	}
-	published := false
-	defer func() {
-		if !published {
-			os.RemoveAll(tmp)
-		}
-	}()
+	r.tmp = tmp
+	ok = true
+	return r, nil
+}
 
-	query := sourceQuery(spec, format, path, export, planned, withErasure)
-	res, err := stream(ctx, db, query, tmp, planned, key, spec.PrivacyUnit, dk, opts)
-	if err != nil {
-		return nil, err
+// hash starts hashing the source in the background, for the manifest;
+// call it once the export is known to be readable.
+func (r *jobRun) hash() { r.hashDone = hashFile(r.m.Input.Path) }
+
+// close removes the run's folder unless it was published, and releases
+// the dataset's lock. It may be called more than once.
+func (r *jobRun) close() {
+	if !r.published && r.tmp != "" {
+		os.RemoveAll(r.tmp)
 	}
-	m.Files = res.files
-	m.Quarantine = res.quarantine
-	m.QuarantineReasons = res.reasons
-	m.Rows.Published = res.counts.Published
-	m.Rows.Quarantined = res.counts.Quarantined
-	m.Rows.Rejected = res.readerRejects
-	m.Rows.FilteredByConsent = res.counts.NoConsent
-	m.Rows.Erased = res.counts.Erased
-	m.Rows.Read = res.counts.Read + res.readerRejects
+	if r.lock != nil {
+		r.lock.unlock()
+		r.lock = nil
+	}
+}
+
+// finish records what the run wrote and ends it: with too many rejects it
+// keeps the manifest and quarantine in a failed-runs folder and returns
+// the manifest and an error wrapping ErrTooManyRejected; otherwise it adds
+// the risk report, writes the manifest and publishes the folder as
+// version next, atomically.
+func (r *jobRun) finish(ctx context.Context, res ExternalResult, planned []plannedColumn) (*Manifest,
+	error) {
+	m, spec := r.m, r.spec
+	m.Files, m.Quarantine, m.QuarantineReasons = res.Files, res.Quarantine, res.Reasons
+	if m.QuarantineReasons == nil {
+		m.QuarantineReasons = map[string]int64{}
+	}
+	m.Rows.Published = res.Published
+	m.Rows.Quarantined = res.Quarantined
+	m.Rows.Rejected = res.ReaderRejects
+	m.Rows.FilteredByConsent = res.NoConsent
+	m.Rows.Erased = res.Erased
+	m.Rows.Read = res.Read + res.ReaderRejects
 	if m.Rows.Read > 0 {
 		m.Rows.RejectedShare = float64(m.Rows.Rejected+m.Rows.Quarantined) / float64(m.Rows.Read)
 	}
 	if spec.Risk != nil {
-		if err := assessRun(ctx, spec, tmp, unitOutput(spec), dk, m, opts.Allocator); err != nil {
+		if err := assessRun(ctx, spec, r.tmp, unitOutput(spec), r.dk, m, r.opts.Allocator); err != nil {
 			return nil, err
 		}
 	}
-	h := <-hashDone
+	h := <-r.hashDone
 	if h.err != nil {
 		return nil, fmt.Errorf("hashing source: %w", h.err)
 	}
 	m.Input.SHA256 = h.sum
-
 	for _, c := range planned {
 		m.Columns = append(m.Columns, catalogColumn(c))
 	}
-	if err := publishRun(ctx, cat, spec, runOutput{dsDir: dsDir, tmp: tmp, next: next, key: key,
-		wrapped: wrapped}, m, opts); err != nil {
-		return m.orNil(err), err
-	}
-	published = true
-	return m, nil
-}
 
-// runOutput is where a run wrote and what the version it publishes holds.
-type runOutput struct {
-	dsDir, tmp string
-	next       int
-	key        anonymize.Key
-	wrapped    store.DataKey
-}
-
-// publishRun ends a run whose counts m holds, for Run and for engines
-// that write the rows themselves: with too many rejects it keeps the
-// manifest and quarantine in a failed-runs folder and returns an error
-// wrapping ErrTooManyRejected; otherwise it writes the manifest and
-// publishes the folder as version next, atomically.
-func publishRun(ctx context.Context, cat *store.Catalog, spec *Spec, out runOutput, m *Manifest,
-	opts Options) error {
-	finish := func() {
-		m.FinishedAt = opts.Now().UTC()
+	end := func() {
+		m.FinishedAt = r.opts.Now().UTC()
 		m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
 	}
-
 	// Too many rejects: keep the manifest and quarantine for diagnosis in
 	// a failed-runs folder, publish nothing.
 	if m.Rows.Read == 0 || m.Rows.RejectedShare > spec.maxRejectedShare() {
@@ -252,43 +284,35 @@ func publishRun(ctx context.Context, cat *store.Catalog, spec *Spec, out runOutp
 		if m.Rows.Read == 0 {
 			m.Error = "the export holds no rows"
 		}
-		finish()
-		keepFailedRun(out.dsDir, out.tmp, m)
-		return fmt.Errorf("%s: %w", m.Error, ErrTooManyRejected)
+		end()
+		keepFailedRun(r.dsDir, r.tmp, m)
+		return m, fmt.Errorf("%s: %w", m.Error, ErrTooManyRejected)
 	}
 
 	m.Status = StatusPublished
-	m.Version = out.next
-	finish()
-	if err := writeManifest(out.tmp, m); err != nil {
-		return err
+	m.Version = r.next
+	end()
+	if err := writeManifest(r.tmp, m); err != nil {
+		return nil, err
 	}
 	manifest, err := json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("encoding manifest: %w", err)
+		return nil, fmt.Errorf("encoding manifest: %w", err)
 	}
 	v := store.Version{
-		Dataset: spec.Output.Dataset, Version: out.next, CreatedAt: m.FinishedAt,
-		Path: VersionDir(spec.Output.Dataset, out.next), PrivacyUnit: unitOutput(spec),
-		KeyName: out.key.Name(), KeyID: out.key.ID(), Columns: m.Columns, DP: spec.dpDefaults(),
+		Dataset: spec.Output.Dataset, Version: r.next, CreatedAt: m.FinishedAt,
+		Path: VersionDir(spec.Output.Dataset, r.next), PrivacyUnit: unitOutput(spec),
+		KeyName: r.key.Name(), KeyID: r.key.ID(), Columns: m.Columns, DP: spec.dpDefaults(),
 		Rows: m.Rows.Published, PolicyHash: m.PolicyHash, Manifest: manifest,
-		Encryption: m.Encryption, DataKey: out.wrapped,
+		Encryption: m.Encryption, DataKey: r.wrapped,
 	}
-	if err := publish(ctx, cat, out.tmp, v, opts.hook); err != nil {
-		return err
+	if err := publish(ctx, r.cat, r.tmp, v, r.opts.hook); err != nil {
+		return nil, err
 	}
-	opts.Logger.Info("dataset published", "job", spec.Name, "dataset", v.Dataset,
+	r.published = true
+	r.opts.Logger.Info("dataset published", "job", spec.Name, "dataset", v.Dataset,
 		"version", v.Version, "rows", v.Rows, "run_id", m.RunID)
-	return nil
-}
-
-// orNil returns m when err says the run failed for its rejects (the
-// manifest then explains why), else nil.
-func (m *Manifest) orNil(err error) *Manifest {
-	if errors.Is(err, ErrTooManyRejected) {
-		return m
-	}
-	return nil
+	return m, nil
 }
 
 func loadKey(spec *Spec, ring *anonymize.Keyring) (*anonymize.Keyring, anonymize.Key, error) {

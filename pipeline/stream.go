@@ -23,6 +23,14 @@ type streamResult struct {
 	reasons       map[string]int64
 }
 
+// result is what the stream wrote, as every engine reports it.
+func (r streamResult) result() ExternalResult {
+	return ExternalResult{Files: r.files, Quarantine: r.quarantine, Reasons: r.reasons,
+		Read: r.counts.Read, Published: r.counts.Published, Erased: r.counts.Erased,
+		NoConsent: r.counts.NoConsent, Quarantined: r.counts.Quarantined,
+		ReaderRejects: r.readerRejects}
+}
+
 // stream runs the batch loop: DuckDB streams the source query, and each
 // worker transforms units of batches and appends them to its own data and
 // quarantine files, so transforming and encoding Parquet both run in

@@ -47,11 +47,11 @@ func FindSubject(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyrin
 			if err != nil {
 				return nil, fmt.Errorf("dataset %s version %d: %w", v.Dataset, v.Version, err)
 			}
-			files, err := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
-			if err != nil || len(files) == 0 || v.DataKey.Shredded() {
+			files := dataFiles(cat, v)
+			if len(files) == 0 || v.DataKey.Shredded() {
 				continue // a version whose files are gone or unreadable holds no one
 			}
-			n, err := countToken(ctx, db, ring, v, files, v.PrivacyUnit, token)
+			n, err := countVersionRows(ctx, db, ring, v, files, quoteIdent(v.PrivacyUnit)+" = ?", token)
 			if err != nil {
 				return nil, fmt.Errorf("dataset %s version %d: %w", v.Dataset, v.Version, err)
 			}
@@ -66,7 +66,7 @@ func FindSubject(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyrin
 // token; a version whose files are gone or shredded holds no one.
 func countVersionToken(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
 	v store.Version, column, token string) (int64, error) {
-	files, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
+	files := dataFiles(cat, v)
 	if len(files) == 0 || v.DataKey.Shredded() {
 		return 0, nil
 	}
@@ -75,13 +75,13 @@ func countVersionToken(ctx context.Context, cat *store.Catalog, ring *anonymize.
 		return 0, err
 	}
 	defer db.Close()
-	return countToken(ctx, db, ring, v, files, column, token)
+	return countVersionRows(ctx, db, ring, v, files, quoteIdent(column)+" = ?", token)
 }
 
-// countToken counts the rows of version v, in files, whose column holds
-// token.
-func countToken(ctx context.Context, db *sql.DB, ring *anonymize.Keyring, v store.Version,
-	files []string, column, token string) (int64, error) {
+// countVersionRows counts the rows of version v, in files, that match the SQL
+// condition where with its args.
+func countVersionRows(ctx context.Context, db *sql.DB, ring *anonymize.Keyring, v store.Version,
+	files []string, where string, args ...any) (int64, error) {
 	dk, err := VersionKey(ring, v)
 	if err != nil {
 		return 0, err
@@ -92,11 +92,17 @@ func countToken(ctx context.Context, db *sql.DB, ring *anonymize.Keyring, v stor
 	}
 	defer forget()
 	var n int64
-	q := "SELECT count(*) FROM " + src + " WHERE " + quoteIdent(column) + " = ?"
-	if err := db.QueryRowContext(ctx, q, token).Scan(&n); err != nil {
-		return 0, readError(err)
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+src+" WHERE "+where,
+		args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting rows: %w", readError(err))
 	}
 	return n, nil
+}
+
+// dataFiles lists the data files of version v: none when they are gone.
+func dataFiles(cat *store.Catalog, v store.Version) []string {
+	files, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
+	return files
 }
 
 // subjectToken is id's token as a version's privacy unit column holds it.

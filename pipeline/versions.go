@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"time"
 
 	"haze/anonymize"
@@ -50,7 +49,7 @@ func VersionStates(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyr
 		s := VersionState{Version: v.Version, Current: v.Version == current.Version,
 			CreatedAt: v.CreatedAt, Rows: v.Rows, Encryption: v.Encryption,
 			MasterKeyID: v.DataKey.MasterKeyID, ShreddedAt: v.DataKey.ShreddedAt}
-		files, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
+		files := dataFiles(cat, v)
 		_, keyErr := VersionKey(ring, v)
 		switch {
 		case v.DataKey.Shredded():
