@@ -25,20 +25,24 @@ import (
 // job is one pipeline run started over the API.
 type job struct {
 	jobView
-	read  atomic.Int64
-	saved atomic.Int64 // unix nanoseconds of the last record put in the catalog
+	read atomic.Int64
 }
 
-// jobSaveEvery is how often a running job's progress goes to the catalog,
-// where other replicas read it.
-const jobSaveEvery = 2 * time.Second
+const (
+	// jobSaveEvery is how often a running job's record goes to the
+	// catalog, where other replicas read its progress.
+	jobSaveEvery = 2 * time.Second
+	// jobLostAfter is how long a running job's record may go unsaved
+	// before replicas report it lost: the process running it has stopped.
+	jobLostAfter = 15 * jobSaveEvery
+)
 
 // jobView is what GET /v1/jobs/{id} shows of a job.
 type jobView struct {
 	ID        string             `json:"id"`
 	Principal string             `json:"principal"`
 	Dataset   string             `json:"dataset"`
-	Status    string             `json:"status"` // running, published, failed
+	Status    string             `json:"status"` // running, published, failed, lost
 	RowsRead  int64              `json:"rows_read"`
 	StartedAt time.Time          `json:"started_at"`
 	Error     string             `json:"error,omitempty"`
@@ -155,19 +159,10 @@ func (s *Server) createJob(c *gin.Context) {
 	s.jobs.wg.Add(1)
 	go func() {
 		defer s.jobs.wg.Done()
-		progress := func(n int64) {
-			jb.read.Store(n)
-			if now := time.Now().UnixNano(); now-jb.saved.Load() > int64(jobSaveEvery) {
-				jb.saved.Store(now)
-				if v, ok := s.jobs.snapshot(jb.ID); ok {
-					if err := s.saveJob(ctx, v); err != nil {
-						s.log.Warn("recording job progress", "job", jb.ID, "err", err)
-					}
-				}
-			}
-		}
+		stop := s.heartbeat(ctx, jb.ID)
 		m, err := pipeline.Run(ctx, spec, s.cat,
-			pipeline.Options{Logger: s.log, OnProgress: progress})
+			pipeline.Options{Logger: s.log, OnProgress: func(n int64) { jb.read.Store(n) }})
+		stop()
 		s.jobs.mu.Lock()
 		defer func() {
 			v := jb.jobView
@@ -192,6 +187,32 @@ func (s *Server) createJob(c *gin.Context) {
 		}
 	}()
 	c.JSON(http.StatusAccepted, gin.H{"id": jb.ID, "status": jb.Status})
+}
+
+// heartbeat saves job id's record every jobSaveEvery while it runs, so
+// other replicas see its progress and that it is alive. The returned func
+// stops it and returns once no save is under way, so a later save of the
+// job's end is the last word.
+func (s *Server) heartbeat(ctx context.Context, id string) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(jobSaveEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				if v, ok := s.jobs.snapshot(id); ok {
+					if err := s.saveJob(ctx, v); err != nil {
+						s.log.Warn("recording job progress", "job", id, "err", err)
+					}
+				}
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }
 
 // publicJobError keeps the first line of a job error without server paths.
@@ -220,7 +241,7 @@ func (s *Server) saveJob(ctx context.Context, v jobView) error {
 func (s *Server) getJob(c *gin.Context) {
 	jb, ok := s.jobs.snapshot(c.Param("id"))
 	if !ok {
-		rec, err := s.cat.Job(c.Request.Context(), c.Param("id"))
+		rec, at, err := s.cat.Job(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -228,6 +249,14 @@ func (s *Server) getJob(c *gin.Context) {
 		if err := json.Unmarshal(rec, &jb); err != nil {
 			s.fail(c, fmt.Errorf("decoding job: %w", err))
 			return
+		}
+		if jb.Status == "running" && time.Since(at) > jobLostAfter {
+			// Its process stopped mid-run. Publishing is atomic, so the
+			// dataset holds the run whole or not at all; the next run of
+			// the job removes what it left.
+			jb.Status = "lost"
+			jb.Error = fmt.Sprintf("the server running this job stopped reporting at %s; "+
+				"see the dataset's versions for whether it published", at.Format(time.RFC3339))
 		}
 	}
 	if jb.Manifest != nil {

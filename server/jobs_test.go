@@ -216,6 +216,42 @@ func TestJobsRun(t *testing.T) {
 	}
 }
 
+// TestJobLostWhenItsServerStops reads jobs another replica ran from the
+// catalog: one whose record is fresh is running, one whose record went
+// unsaved for longer than its heartbeat allows is reported lost.
+func TestJobLostWhenItsServerStops(t *testing.T) {
+	e := newEnv(t, Config{})
+	engineer := e.keys[store.RoleEngineer]
+	now := time.Now()
+	for _, tt := range []struct {
+		id      string
+		savedAt time.Time
+		status  string
+	}{
+		{"job_00000000000000a1", now, "running"},
+		{"job_00000000000000a2", now.Add(-jobLostAfter / 2), "running"},
+		{"job_00000000000000a3", now.Add(-jobLostAfter - time.Second), "lost"},
+	} {
+		rec, _ := json.Marshal(jobView{ID: tt.id, Principal: "ops", Dataset: "bookings",
+			Status: "running", RowsRead: 42, StartedAt: now.Add(-time.Hour)})
+		if err := e.cat.PutJob(t.Context(), tt.id, rec, tt.savedAt); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := e.do(request{method: "GET", path: "/v1/jobs/" + tt.id, key: engineer})
+		var got jobView
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &got) != nil {
+			t.Fatalf("GET /v1/jobs/%s: %d %s", tt.id, resp.StatusCode, body)
+		}
+		if got.Status != tt.status || got.RowsRead != 42 {
+			t.Errorf("job saved %v ago: status %q, rows %d; want %q, 42", now.Sub(tt.savedAt),
+				got.Status, got.RowsRead, tt.status)
+		}
+		if lost := tt.status == "lost"; lost != strings.Contains(got.Error, "stopped reporting") {
+			t.Errorf("job saved %v ago: error %q", now.Sub(tt.savedAt), got.Error)
+		}
+	}
+}
+
 // number is a number found in a JSON document, with its key path.
 type number struct {
 	key   string

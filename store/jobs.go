@@ -20,15 +20,18 @@ func (c *Catalog) PutJob(ctx context.Context, id string, record []byte, at time.
 	return nil
 }
 
-// Job returns the record of job id, or an error wrapping ErrNotFound.
-func (c *Catalog) Job(ctx context.Context, id string) ([]byte, error) {
+// Job returns the record of job id and when it was last put, or an error
+// wrapping ErrNotFound.
+func (c *Catalog) Job(ctx context.Context, id string) ([]byte, time.Time, error) {
 	var rec string
-	err := c.db.QueryRowContext(ctx, `SELECT record FROM jobs WHERE id = ?`, id).Scan(&rec)
+	var at time.Time
+	err := c.db.QueryRowContext(ctx, `SELECT record, updated_at FROM jobs WHERE id = ?`,
+		id).Scan(&rec, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("job %q: %w", id, ErrNotFound)
+		return nil, time.Time{}, fmt.Errorf("job %q: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading job: %w", err)
+		return nil, time.Time{}, fmt.Errorf("reading job: %w", err)
 	}
-	return []byte(rec), nil
+	return []byte(rec), at.UTC(), nil
 }
