@@ -58,6 +58,9 @@ func (e *env) routeCalls() map[string]routeCall {
 
 		"GET /v1/audit":        {"/v1/audit", nil, http.StatusOK},
 		"GET /v1/audit/verify": {"/v1/audit/verify", nil, http.StatusOK},
+		// This server has no keyring: it re-identifies nothing.
+		"POST /v1/reidentify": {"/v1/reidentify", map[string]any{"dataset": testDataset,
+			"column": "email", "token": "enc1.AAAA", "reason": "test"}, http.StatusBadRequest},
 	}
 }
 

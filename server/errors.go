@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"haze/anonymize"
 	"haze/pipeline"
 	"haze/queries"
 	"haze/store"
@@ -57,6 +58,17 @@ func status(err error) (int, string, string) {
 		return http.StatusRequestEntityTooLarge, "body_too_large", "the request body is too large"
 	case errors.As(err, &re):
 		return http.StatusBadRequest, re.code, re.message
+	case errors.Is(err, pipeline.ErrReasonRequired):
+		return http.StatusBadRequest, "reason_required", "say why the value is needed: reason is required"
+	case errors.Is(err, pipeline.ErrNotReversible):
+		return http.StatusBadRequest, "not_reversible",
+			"only encrypt columns can be re-identified; pseudonyms cannot be turned back"
+	case errors.Is(err, anonymize.ErrBadToken):
+		return http.StatusBadRequest, "bad_token", "not a valid encrypt token for this dataset's key"
+	case errors.Is(err, pipeline.ErrTokenNotFound):
+		return http.StatusNotFound, "token_not_found", "the token is not in this dataset version's column"
+	case errors.Is(err, anonymize.ErrUnknownKey):
+		return http.StatusConflict, "key_unavailable", "the server's keyring does not hold the dataset's key"
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "not_found", "not found"
 	case errors.Is(err, store.ErrConflict), errors.Is(err, pipeline.ErrBusy):

@@ -38,10 +38,10 @@ func (s *Server) document() map[string]any {
 		if params != nil {
 			op["parameters"] = params
 		}
-		if rt.path == "/v1/query" {
+		if schema, ok := requestSchemas[rt.method+" "+rt.path]; ok {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 				"application/json": map[string]any{"schema": map[string]any{
-					"$ref": "#/components/schemas/QueryRequest"}}}}
+					"$ref": "#/components/schemas/" + schema}}}}
 		}
 		p := openAPIPath(rt.path)
 		if paths[p] == nil {
@@ -74,9 +74,25 @@ func (s *Server) document() map[string]any {
 					"max_contributions_per_group": map[string]any{"type": "integer"},
 					"bounds":                      map[string]any{"type": "object"},
 					"public_groups":               map[string]any{"type": "object"},
-				}}},
+				}},
+				"ReidentifyRequest": map[string]any{
+					"type": "object", "required": []string{"dataset", "column", "token", "reason"},
+					"properties": map[string]any{
+						"dataset": map[string]any{"type": "string"},
+						"version": map[string]any{"type": "integer", "description": "0: the current version"},
+						"column":  map[string]any{"type": "string"},
+						"token":   map[string]any{"type": "string"},
+						"reason":  map[string]any{"type": "string", "description": "why the value is needed, for the audit trail"},
+					}},
+			},
 		},
 	}
+}
+
+// requestSchemas names the body schema of the routes that take one.
+var requestSchemas = map[string]string{
+	"POST /v1/query":      "QueryRequest",
+	"POST /v1/reidentify": "ReidentifyRequest",
 }
 
 func (s *Server) openAPI(c *gin.Context) { c.JSON(http.StatusOK, s.document()) }

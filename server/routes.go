@@ -61,6 +61,7 @@ func (s *Server) table() []route {
 		{"POST", "/v1/caps", admins, "Set a dataset's budget over all principals", s.setCap},
 		{"GET", "/v1/audit", admins, "Read the audit trail", s.audit},
 		{"GET", "/v1/audit/verify", admins, "Verify the audit hash chain", s.verifyAudit},
+		{"POST", "/v1/reidentify", admins, "The value behind an encrypt token, with a reason, audited", s.reidentify},
 	}
 }
 
