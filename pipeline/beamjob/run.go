@@ -133,11 +133,7 @@ func Run(ctx context.Context, specPath string, cat *store.Catalog,
 	if err != nil {
 		return nil, err
 	}
-	m, err := run.Finish(ctx, res)
-	if err != nil {
-		return m, err
-	}
-	return m, nil
+	return run.Finish(ctx, res)
 }
 
 // collect reads the accounts of n shards and removes the engine's
