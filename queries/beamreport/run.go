@@ -102,12 +102,10 @@ func Run(ctx context.Context, spec *Spec, cat *store.Catalog, eng *queries.Engin
 	}
 	defer os.RemoveAll(dir)
 	plan, err := newPlan(p)
-	if err == nil {
-		plan.keyringPath = opts.KeyringPath
-	}
 	if err != nil {
 		return nil, err
 	}
+	plan.keyringPath = opts.KeyringPath
 	pl, err := plan.pipeline(dir)
 	if err != nil {
 		return nil, err
@@ -420,12 +418,12 @@ func (f *readFn) ProcessElement(ctx context.Context, file string, emit func(stri
 		return err
 	}
 	defer forget()
-	cols := []string{"CAST(" + quoteIdent(f.Unit) + " AS VARCHAR)"}
+	cols := []string{"CAST(" + queries.QuoteIdent(f.Unit) + " AS VARCHAR)"}
 	for _, g := range f.Groups {
-		cols = append(cols, "CAST("+quoteIdent(g)+" AS VARCHAR)")
+		cols = append(cols, "CAST("+queries.QuoteIdent(g)+" AS VARCHAR)")
 	}
 	for _, v := range f.Values {
-		cols = append(cols, "CAST("+quoteIdent(v)+" AS DOUBLE)")
+		cols = append(cols, "CAST("+queries.QuoteIdent(v)+" AS DOUBLE)")
 	}
 	r, err := db.Query(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+src)
 	if err != nil {
@@ -464,9 +462,6 @@ func (f *readFn) ProcessElement(ctx context.Context, file string, emit func(stri
 	}
 	return nil
 }
-
-func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-func quoteIdent(s string) string  { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // rowKey keeps a row's group key.
 func rowKey(r row) string { return r.Key }
