@@ -86,14 +86,53 @@ func runJob(cfg config, export, dataset string, plain bool) (runResult, error) {
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return runResult{}, fmt.Errorf("haze pipeline run: %w", err)
+	}
+	done := make(chan struct{})
+	hwm := make(chan int64, 1)
+	go func() { hwm <- watchHWM(cmd.Process.Pid, done) }()
+	err = cmd.Wait()
+	close(done)
+	if err != nil {
 		return runResult{}, fmt.Errorf("haze pipeline run: %v\n%s", err, out.String())
 	}
-	res := runResult{wall: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	res := runResult{wall: time.Since(start), maxRSS: <-hwm}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && res.maxRSS == 0 {
+		// Without /proc, rusage: an upper bound, since Linux carries a
+		// process's peak across fork and exec, so a large parent inflates it.
 		res.maxRSS = ru.Maxrss * 1024
 	}
 	return res, nil
+}
+
+// watchHWM samples the peak resident set (VmHWM) of process pid until done
+// is closed and returns the largest it saw, in bytes; 0 without /proc.
+// VmHWM is the peak since the process's exec, so sampling misses at most
+// the growth of its last interval.
+func watchHWM(pid int, done <-chan struct{}) int64 {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	var peak int64
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if data, err := os.ReadFile(path); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					var kb int64
+					if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"),
+						&kb); err == nil {
+						peak = max(peak, kb*1024)
+					}
+				}
+			}
+		}
+		select {
+		case <-done:
+			return peak
+		case <-tick.C:
+		}
+	}
 }
 
 // runBaseline runs the naive DuckDB version in this process.
