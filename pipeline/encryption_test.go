@@ -3,7 +3,9 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -161,6 +163,40 @@ func TestDataKeyNeverStoredOrShown(t *testing.T) {
 		t.Errorf("a data key prints as %q, want it redacted", shown)
 	}
 
+	// A query over the version puts its answer in the ledger and an entry
+	// in the audit trail, both in the catalog file checked below; the
+	// answer as it leaves holds no key either.
+	ctx := context.Background()
+	eng, err := queries.NewEngine(f.cat, queries.Config{Keyring: f.ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	if err := f.cat.SetGrant(ctx, "ana", "bookings", store.Amount{Epsilon: 1, Delta: 1e-5}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := eng.Query(ctx, queries.Request{Principal: "ana",
+		SQL: "SELECT cabin, COUNT(*) FROM bookings GROUP BY cabin", Options: queries.Options{Epsilon: 0.5},
+		Audit: func(tx *sql.Tx, a *queries.Answer) error {
+			answer, _ := json.Marshal(a)
+			_, err := f.cat.AppendAudit(ctx, tx, store.AuditEntry{Principal: "ana",
+				Role: store.RoleAnalyst, Action: "query", Dataset: a.Dataset, Query: a.Query,
+				Outcome: store.OutcomeAllowed, Detail: string(answer)})
+			return err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := json.Marshal(a)
+	if bytes.Contains(answer, secret) || strings.Contains(string(answer),
+		base64.StdEncoding.EncodeToString(secret)) || strings.Contains(string(answer),
+		fmt.Sprintf("%x", secret)) {
+		t.Error("the answer holds the data key")
+	}
+	if entries, err := f.cat.Audit(ctx, 0, 10); err != nil || len(entries) == 0 {
+		t.Fatalf("audit after the query: %d entries, %v", len(entries), err)
+	}
+
 	// The catalog file holds the key only wrapped.
 	if err := f.cat.Close(); err != nil {
 		t.Fatal(err)
@@ -170,7 +206,8 @@ func TestDataKeyNeverStoredOrShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	if bytes.Contains(catalog, secret) ||
-		bytes.Contains(catalog, []byte(base64.StdEncoding.EncodeToString(secret))) {
+		bytes.Contains(catalog, []byte(base64.StdEncoding.EncodeToString(secret))) ||
+		bytes.Contains(catalog, []byte(fmt.Sprintf("%x", secret))) {
 		t.Error("the catalog holds the data key in clear")
 	}
 	if !bytes.Contains(catalog, v.DataKey.Wrapped) {
