@@ -68,7 +68,8 @@ func status(err error) (int, string, string) {
 	case errors.Is(err, pipeline.ErrTokenNotFound):
 		return http.StatusNotFound, "token_not_found", "the token is not in this dataset version's column"
 	case errors.Is(err, anonymize.ErrUnknownKey):
-		return http.StatusConflict, "key_unavailable", "the server's keyring does not hold the dataset's key"
+		return http.StatusServiceUnavailable, "key_unavailable",
+			"the server's keyring does not hold the dataset's key"
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "not_found", "not found"
 	case errors.Is(err, store.ErrConflict), errors.Is(err, pipeline.ErrBusy):

@@ -147,7 +147,27 @@ func TestReidentifyOverHTTP(t *testing.T) {
 		})
 	}
 
-	// The audit holds the allowed attempt and the five refused ones that
+	// A keyring without the dataset's key (another one put in its place,
+	// read at the next request) is the server's problem, not the caller's.
+	foreign := filepath.Join(t.TempDir(), "k.json")
+	if _, err := anonymize.InitKeyring(foreign, []string{testKeyName}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "keys", "keyring.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp, raw = ask(admin, body(nil))
+	var eb errorBody
+	if resp.StatusCode != http.StatusServiceUnavailable || json.Unmarshal(raw, &eb) != nil ||
+		eb.Error.Code != "key_unavailable" {
+		t.Errorf("with a foreign keyring: %d %s; want 503 key_unavailable", resp.StatusCode, raw)
+	}
+
+	// The audit holds the allowed attempt and the six refused ones that
 	// got past the request's own checks (the analyst's 403 is audited as
 	// such), with the reason, never the value or a token; the log neither.
 	entries, err := e.cat.Audit(e.ctx, 0, 1000)
@@ -168,8 +188,8 @@ func TestReidentifyOverHTTP(t *testing.T) {
 			t.Errorf("audit entry holds the value or a token: %s", en.Detail)
 		}
 	}
-	if outcomes[store.OutcomeAllowed] != 1 || outcomes[store.OutcomeRefused] != 5 {
-		t.Errorf("reidentify audit outcomes %v, want 1 allowed and 5 refused", outcomes)
+	if outcomes[store.OutcomeAllowed] != 1 || outcomes[store.OutcomeRefused] != 6 {
+		t.Errorf("reidentify audit outcomes %v, want 1 allowed and 6 refused", outcomes)
 	}
 	if l := logs.String(); strings.Contains(l, email) || strings.Contains(l, "enc1.") {
 		t.Errorf("the server log holds the value or a token")
