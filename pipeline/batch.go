@@ -143,12 +143,21 @@ func (b *batcher) quarantine(unit *array.String, i int, reason string) quarantin
 	if col, _, ok := cutColumn(reason); ok {
 		q.column = col
 	}
-	if unit.IsValid(i) && unit.Value(i) != "" {
-		if tok, err := b.unit.Value(unit.Value(i)); err == nil {
-			q.unit = tok.(string)
-		}
-	}
+	q.unit = unitToken(b.unit, unit, i)
 	return q
+}
+
+// unitToken is the privacy unit of row i as its token under the unit's
+// transform; empty when the row has no unit or the transform refuses it.
+func unitToken(t anonymize.Transform, unit *array.String, i int) string {
+	if !unit.IsValid(i) || unit.Value(i) == "" {
+		return ""
+	}
+	tok, err := t.Value(unit.Value(i))
+	if err != nil {
+		return ""
+	}
+	return tok.(string)
 }
 
 // cutColumn splits "column: reason".

@@ -96,8 +96,8 @@ func eraseFrom(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
 	// count reads a version's rows of the subjects; a shredded version
 	// holds no one any more.
 	count := func(v store.Version) (int64, error) {
-		files := dataFiles(cat, v)
-		if len(files) == 0 || v.DataKey.Shredded() {
+		files := subjectFiles(cat, v)
+		if files == nil {
 			return 0, nil
 		}
 		return countVersionRows(ctx, db, ring, v, files, quoteIdent(v.PrivacyUnit)+" IN "+in)

@@ -281,11 +281,7 @@ func (p *ExternalPlan) Quarantined(rec arrow.RecordBatch, i int, reason string) 
 	if col, _, ok := cutColumn(reason); ok {
 		q.Column = col
 	}
-	if unit := rec.Column(colUnit).(*array.String); unit.IsValid(i) && unit.Value(i) != "" {
-		if tok, err := p.unit.Value(unit.Value(i)); err == nil {
-			q.UnitToken = tok.(string)
-		}
-	}
+	q.UnitToken = unitToken(p.unit, rec.Column(colUnit).(*array.String), i)
 	return q
 }
 

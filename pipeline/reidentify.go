@@ -17,6 +17,8 @@ import (
 var (
 	// ErrReasonRequired: a re-identification must say why it is needed.
 	ErrReasonRequired = errors.New("a reason is required to re-identify")
+	// ErrIncompleteRequest: the dataset, column or token is missing.
+	ErrIncompleteRequest = errors.New("dataset, column and token are required to re-identify")
 	// ErrNotReversible: the column's tokens are not encrypt tokens, and
 	// nothing can turn them back into values.
 	ErrNotReversible = errors.New("only encrypt columns can be re-identified")
@@ -58,7 +60,8 @@ func (r ReidentifyRequest) LogValue() slog.Value {
 // column, and a short hash of the token, never the token or the value.
 // The value is returned only once its audit entry is written.
 //
-// It returns an error wrapping ErrReasonRequired for an empty reason,
+// It returns ErrIncompleteRequest when the dataset, column or token is
+// missing, an error wrapping ErrReasonRequired for an empty reason,
 // ErrNotReversible for a column whose action is not encrypt,
 // ErrTokenNotFound when the version's column does not hold the token,
 // anonymize.ErrUnknownKey when the keyring lacks the version's key,
@@ -72,7 +75,7 @@ func Reidentify(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring
 	case req.Principal == "":
 		return "", errors.New("reidentify: the principal asking is required")
 	case req.Dataset == "" || req.Column == "" || req.Token == "":
-		return "", errors.New("reidentify: dataset, column and token are required")
+		return "", ErrIncompleteRequest
 	}
 	if req.Role == "" {
 		req.Role = store.RoleAdmin

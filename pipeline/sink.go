@@ -72,8 +72,9 @@ func newParquetSink(dir, name string, schema *arrow.Schema, plain []string, key 
 	}
 	out := &hashingWriter{f: f, h: sha256.New()}
 	options := []parquet.WriterProperty{
-		// zstd at its fastest level: as fast to write as Snappy here, and a
-		// fifth smaller, so a read of an encrypted file has less to decrypt.
+		// zstd at its fastest level: about as fast to write as Snappy here,
+		// and a fifth smaller, so a read of an encrypted file has less to
+		// decrypt.
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithCompressionLevel(1),
 		parquet.WithMaxRowGroupLength(rowGroupRows),

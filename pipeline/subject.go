@@ -47,9 +47,9 @@ func FindSubject(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyrin
 			if err != nil {
 				return nil, fmt.Errorf("dataset %s version %d: %w", v.Dataset, v.Version, err)
 			}
-			files := dataFiles(cat, v)
-			if len(files) == 0 || v.DataKey.Shredded() {
-				continue // a version whose files are gone or unreadable holds no one
+			files := subjectFiles(cat, v)
+			if files == nil {
+				continue
 			}
 			n, err := countVersionRows(ctx, db, ring, v, files, quoteIdent(v.PrivacyUnit)+" = ?", token)
 			if err != nil {
@@ -66,8 +66,8 @@ func FindSubject(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyrin
 // token; a version whose files are gone or shredded holds no one.
 func countVersionToken(ctx context.Context, cat *store.Catalog, ring *anonymize.Keyring,
 	v store.Version, column, token string) (int64, error) {
-	files := dataFiles(cat, v)
-	if len(files) == 0 || v.DataKey.Shredded() {
+	files := subjectFiles(cat, v)
+	if files == nil {
 		return 0, nil
 	}
 	db, err := sql.Open("duckdb", "")
@@ -103,6 +103,15 @@ func countVersionRows(ctx context.Context, db *sql.DB, ring *anonymize.Keyring, 
 func dataFiles(cat *store.Catalog, v store.Version) []string {
 	files, _ := filepath.Glob(filepath.Join(cat.Dir(), v.Path, "data", "*.parquet"))
 	return files
+}
+
+// subjectFiles lists the data files of version v that can still hold a
+// subject: none when they are gone or the version's key is shredded.
+func subjectFiles(cat *store.Catalog, v store.Version) []string {
+	if v.DataKey.Shredded() {
+		return nil
+	}
+	return dataFiles(cat, v)
 }
 
 // subjectToken is id's token as a version's privacy unit column holds it.

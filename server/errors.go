@@ -58,6 +58,8 @@ func status(err error) (int, string, string) {
 		return http.StatusRequestEntityTooLarge, "body_too_large", "the request body is too large"
 	case errors.As(err, &re):
 		return http.StatusBadRequest, re.code, re.message
+	case errors.Is(err, pipeline.ErrIncompleteRequest):
+		return http.StatusBadRequest, "bad_request", "dataset, column and token are required"
 	case errors.Is(err, pipeline.ErrReasonRequired):
 		return http.StatusBadRequest, "reason_required", "say why the value is needed: reason is required"
 	case errors.Is(err, pipeline.ErrNotReversible):

@@ -28,14 +28,7 @@ func (s *Server) reidentify(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	switch {
-	case req.Dataset == "" || req.Column == "" || req.Token == "":
-		s.fail(c, badRequest("dataset, column and token are required"))
-		return
-	case req.Version < 0:
-		s.fail(c, badRequest("version must be 0 (the current one) or a version number"))
-		return
-	case s.cfg.Keyring == "":
+	if s.cfg.Keyring == "" {
 		s.fail(c, badRequest("this server holds no keyring: start it with --keyring to re-identify"))
 		return
 	}
